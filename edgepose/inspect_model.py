@@ -1,0 +1,59 @@
+"""Read an ONNX model's I/O and say which built-in profile matches it, or why none does."""
+import os
+
+from .errors import ModelError
+from .profiles import builtin_profiles, load_profile
+
+
+def read_io(path):
+    """``(inputs, outputs)`` of an ONNX file: lists of ``(name, shape)`` (dims as int or str)."""
+    import onnx
+
+    if not os.path.isfile(path):
+        raise ModelError("%s: file not found" % path)
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception as e:
+        raise ModelError("%s: not a readable ONNX model (%s)" % (path, e))
+    init = {i.name for i in model.graph.initializer}
+
+    def shape(vi):
+        return tuple(d.dim_param or (d.dim_value if d.HasField("dim_value") else "?")
+                     for d in vi.type.tensor_type.shape.dim)
+
+    ins = [(i.name, shape(i)) for i in model.graph.input if i.name not in init]
+    outs = [(o.name, shape(o)) for o in model.graph.output]
+    return ins, outs
+
+
+def match_profile(inputs, outputs, profile):
+    """List of reasons ``profile`` does not fit this I/O (empty: it fits)."""
+    why = []
+    in_names = {n: s for n, s in inputs}
+    out_names = {n: s for n, s in outputs}
+    if profile.input.name not in in_names:
+        why.append("input %r not found (model has %s)" % (profile.input.name, sorted(in_names)))
+    else:
+        s = in_names[profile.input.name]
+        ch = s[3] if profile.input.layout == "NHWC" and len(s) == 4 else (s[1] if len(s) == 4 else None)
+        if len(s) != 4 or (isinstance(ch, int) and ch != 3):
+            why.append("input %r has shape %s, expected %s with 3 channels" % (profile.input.name, list(s), profile.input.layout))
+    need = profile.outputs.heatmap.channel_offset + 18
+    for what, spec in (("heatmap", profile.outputs.heatmap), ("paf", profile.outputs.paf)):
+        if spec.name not in out_names:
+            why.append("%s output %r not found (model has %s)" % (what, spec.name, sorted(out_names)))
+            continue
+        s = out_names[spec.name]
+        ch = s[3] if profile.outputs.layout == "NHWC" and len(s) == 4 else (s[1] if len(s) == 4 else None)
+        if what == "heatmap" and isinstance(ch, int) and ch < need:
+            why.append("heatmap output %r has %d channels, needs >= %d" % (spec.name, ch, need))
+        if what == "paf" and isinstance(ch, int) and ch <= int(profile.limb_channels.max()):
+            why.append("paf output %r has %d channels, the profile uses channel %d"
+                       % (spec.name, ch, int(profile.limb_channels.max())))
+    return why
+
+
+def guess_profiles(path):
+    """``(inputs, outputs, {profile name: [reasons it does not fit]})`` for every built-in profile."""
+    ins, outs = read_io(path)
+    return ins, outs, {name: match_profile(ins, outs, load_profile(name)) for name in builtin_profiles()}

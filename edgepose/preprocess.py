@@ -1,0 +1,113 @@
+"""Frame -> network input, and network-input coordinates -> source-image coordinates.
+
+One function, ``preprocess``, used by inference, INT8 calibration and evaluation alike, so that
+calibration sees exactly what inference sees. The profile says the size, resize mode (letterbox with
+symmetric padding, or stretch), colour order, scale/offset and layout.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+
+_INTERP = {"linear": 1, "cubic": 2, "area": 3}  # cv2.INTER_LINEAR / INTER_CUBIC / INTER_AREA
+
+
+@dataclass(frozen=True)
+class Transform:
+    """How a source image was mapped into the network input.
+
+    Coordinates follow OpenCV's convention (pixel centres at integer coordinates), so the mapping
+    is ``net + 0.5 = (src + 0.5) * scale + pad``. scale_x/scale_y: network pixels per source pixel;
+    pad_x/pad_y: left/top padding in network pixels; src_w/src_h: source image size; net_w/net_h:
+    network input size.
+    """
+
+    scale_x: float
+    scale_y: float
+    pad_x: float
+    pad_y: float
+    src_w: int
+    src_h: int
+    net_w: int
+    net_h: int
+
+    def to_source(self, points):
+        """Map ``(..., >=2)`` network-input x, y to source-image x, y (other columns unchanged; NaN stays NaN)."""
+        out = np.array(points, dtype=np.float32, copy=True)
+        out[..., 0] = (out[..., 0] + 0.5 - self.pad_x) / self.scale_x - 0.5
+        out[..., 1] = (out[..., 1] + 0.5 - self.pad_y) / self.scale_y - 0.5
+        return out
+
+    def to_network(self, points):
+        """Map ``(..., >=2)`` source-image x, y to network-input x, y."""
+        out = np.array(points, dtype=np.float32, copy=True)
+        out[..., 0] = (out[..., 0] + 0.5) * self.scale_x + self.pad_x - 0.5
+        out[..., 1] = (out[..., 1] + 0.5) * self.scale_y + self.pad_y - 0.5
+        return out
+
+
+def compute_transform(src_h, src_w, net_h, net_w, resize):
+    """The ``Transform`` for a source of ``src_h x src_w`` into ``net_h x net_w`` with ``resize`` mode."""
+    if resize == "stretch":
+        return Transform(net_w / src_w, net_h / src_h, 0.0, 0.0, src_w, src_h, net_w, net_h)
+    s = min(net_w / src_w, net_h / src_h)
+    new_w, new_h = int(round(src_w * s)), int(round(src_h * s))
+    pad_x, pad_y = (net_w - new_w) // 2, (net_h - new_h) // 2
+    # The effective scale per axis is new/src, so that the image fills exactly new_w x new_h pixels.
+    return Transform(new_w / src_w, new_h / src_h, float(pad_x), float(pad_y), src_w, src_h, net_w, net_h)
+
+
+def resize_image(image, profile, size=None):
+    """Resize/letterbox a BGR uint8 image to the network size: returns ``(uint8 HxWx3 BGR, Transform)``."""
+    import cv2
+
+    if image is None or getattr(image, "ndim", 0) != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        shape = getattr(image, "shape", None)
+        raise InputError("preprocess: expected a BGR uint8 image of shape (H, W, 3), got %s" % (shape,))
+    net_h, net_w = size or profile.input.size
+    src_h, src_w = image.shape[:2]
+    tf = compute_transform(src_h, src_w, net_h, net_w, profile.input.resize)
+    interp = _INTERP[profile.input.interpolation]
+    if profile.input.resize == "stretch":
+        out = cv2.resize(image, (net_w, net_h), interpolation=interp)
+    else:
+        new_w, new_h = int(round(src_w * tf.scale_x)), int(round(src_h * tf.scale_y))
+        out = np.full((net_h, net_w, 3), profile.input.pad_value, dtype=np.uint8)
+        px, py = int(tf.pad_x), int(tf.pad_y)
+        out[py:py + new_h, px:px + new_w] = cv2.resize(image, (new_w, new_h), interpolation=interp)
+    return out, tf
+
+
+def to_tensor(resized, profile, out=None, dtype=np.float32):
+    """Colour order, scale/offset and layout of a resized BGR uint8 image -> ``(1, ...)`` tensor.
+
+    ``out``: an optional preallocated array of the result's shape (e.g. a pinned host buffer); the
+    values are written into it and it is returned.
+    """
+    img = resized[:, :, ::-1] if profile.input.color == "RGB" else resized
+    x = img.astype(np.float32)
+    x *= np.float32(profile.input.scale)
+    x += np.float32(profile.input.offset)
+    if profile.input.layout == "NCHW":
+        x = x.transpose(2, 0, 1)
+    x = x[None]
+    if out is not None:
+        np.copyto(out, x, casting="unsafe")
+        return out
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def preprocess(image, profile, size=None, out=None):
+    """BGR uint8 image -> ``(tensor (1, ...) float32, Transform)`` per the profile.
+
+    ``size``: (H, W) to use instead of the profile's default; ``out``: optional buffer to fill.
+    """
+    resized, tf = resize_image(image, profile, size)
+    return to_tensor(resized, profile, out=out), tf
+
+
+def preprocess_batch(images, profile, size=None):
+    """Several images -> ``(tensor (N, ...), [Transform])``."""
+    tensors, tfs = zip(*(preprocess(im, profile, size) for im in images))
+    return np.concatenate(tensors, axis=0), list(tfs)
