@@ -1,0 +1,91 @@
+"""Drawing a generated sequence, and writing it as a video plus a JSONL of ground truth."""
+import json
+import logging
+import os
+import time
+
+import numpy as np
+
+from ..errors import SourceError
+from .scene import Actor, render_world
+
+log = logging.getLogger(__name__)
+
+
+def render_sequence(seq, seed=None, effects=True):
+    """Yield one BGR uint8 image per frame of ``seq`` (the scripted people in its room).
+
+    seed: varies the sensor noise from frame to frame and the lighting over time (steady, drifting,
+    or a switch to grayscale night mode part-way; default: the sequence's seed); effects: False
+    draws clean, steadily lit frames (no noise, blur or lighting gradient).
+    """
+    world = seq.world
+    fx = dict(world.effects)
+    if not effects:
+        fx.update(noise=0.0, blur=0, motion=0, contrast=1.0, gradient=0.0, light=1.0)
+    rng = np.random.default_rng([int(seq.seed if seed is None else seed), 7])
+    offsets = rng.integers(0, 512, (len(seq.poses), 2))
+    # lighting over time: steady, slowly drifting, or a switch to night (IR) mode part-way
+    mode = rng.choice(["steady", "drift", "night"], p=[0.6, 0.3, 0.1]) if effects else "steady"
+    amp, period, phase = rng.uniform(0.08, 0.2), rng.uniform(4.0, 12.0), rng.uniform(0, 2 * np.pi)
+    t_switch = rng.uniform(0.3, 0.7) * len(seq.poses) / seq.fps
+    base = fx["light"]
+    saved = world.effects
+    try:
+        for i, frame_poses in enumerate(seq.poses):
+            t = i / seq.fps
+            fx["offset"] = (int(offsets[i, 0]), int(offsets[i, 1]))
+            if mode == "drift":
+                fx["light"] = base * (1.0 + amp * np.sin(2 * np.pi * t / period + phase))
+            elif mode == "night" and t >= t_switch:
+                fx["ir"], fx["light"] = True, 0.9
+            world.effects = fx
+            actors = []
+            for k, pose, prop in frame_poses:
+                tr = seq.tracks[k]
+                actors.append(Actor(tr.body, tr.look, pose, "seq", prop, tr.track_id))
+            yield render_world(world, actors).image
+    finally:
+        world.effects = saved
+
+
+def jsonl_path(video_path):
+    """The ground-truth file next to a clip: same path, extension .jsonl."""
+    return os.path.splitext(video_path)[0] + ".jsonl"
+
+
+def write_clip(seq, path, seed=None, effects=True):
+    """Write ``seq`` as an mp4 (OpenCV, mp4v) and its ground truth as JSONL (one frame per line).
+
+    Returns (video path, jsonl path). The truth and zones go to a ``.truth.json`` beside them.
+    """
+    import cv2
+
+    H, W = seq.size
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), float(seq.fps), (W, H))
+    if not writer.isOpened():
+        raise SourceError("cannot open %s for writing with OpenCV (mp4v): check the folder and the "
+                          "OpenCV build (opencv-python-headless supports mp4v)" % path)
+    t0 = time.time()
+    n = len(seq.frames)
+    try:
+        for i, image in enumerate(render_sequence(seq, seed=seed, effects=effects)):
+            writer.write(image)
+            if (i + 1) % max(1, int(seq.fps * 5)) == 0 or i + 1 == n:
+                log.info("rendered %d/%d frames (%.1f s)", i + 1, n, time.time() - t0)
+    finally:
+        writer.release()
+    gt = jsonl_path(path)
+    tmp = gt + ".tmp"
+    with open(tmp, "w") as f:
+        for fr in seq.frames:
+            f.write(json.dumps(fr, separators=(",", ":")) + "\n")
+    os.replace(tmp, gt)
+    meta = os.path.splitext(path)[0] + ".truth.json"
+    with open(meta + ".tmp", "w") as f:
+        json.dump({"scenario": seq.scenario, "seed": seq.seed, "fps": seq.fps, "width": W, "height": H,
+                   "frames": len(seq.frames), "truth": seq.truth, "zones": seq.zones}, f, indent=1)
+    os.replace(meta + ".tmp", meta)
+    return path, gt
