@@ -73,6 +73,12 @@ class DecodeParams(Strict):
     seedless_limbs: List[int] = Field(default_factory=list, description="limbs (profile order) that never start a person")
     smooth_sigma: float = Field(0.0, ge=0, description="Gaussian sigma, heatmap pixels, applied before NMS (0: none)")
     nms_window: int = Field(3, ge=1, description="NMS window, heatmap pixels (odd)")
+    max_peaks: int = Field(
+        32, ge=1, description="keep at most this many candidates per keypoint (the strongest): bounds the time "
+        "spent on maps that are noise (a broken model or input), where every cell can be a peak")
+    paf_interpolation: Literal["auto", "bilinear", "nearest"] = Field(
+        "auto", description="how PAF values are read along a limb: bilinear, nearest cell, or auto (nearest for a "
+        "PAF at stride <= 2, whose nearest cell is within a pixel of the sample point; bilinear otherwise)")
 
 
 class Profile(Strict):
