@@ -1,0 +1,112 @@
+"""``edgepose run SOURCE``: pose estimation on a camera, stream, video or images.
+
+Prints a summary at the end (frames, people per frame, fps, per-stage latency). ``--record`` writes
+the poses as JSON lines (the input of ``edgepose replay``), ``--out`` an annotated video, ``--show``
+opens a window. Ctrl-C or SIGTERM stops cleanly (frames in flight finish, files are closed, exit 0).
+"""
+import logging
+import signal
+
+from ..errors import DependencyError, UsageError
+from ._common import parse_size, resolve_model
+
+NAME = "run"
+HELP = "run pose estimation on a camera, stream, video file or images"
+DESCRIPTION = __doc__ + """
+sources: csi://0, /dev/video0 (or v4l2:///dev/video0), rtsp://host/path, clip.mp4, a folder of images or a
+glob ('frames/*.jpg'); camera options in the URI: /dev/video0?width=1280&height=720&fps=30
+"""
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p):
+    p.add_argument("source", help="csi://N, /dev/videoN, v4l2:///dev/videoN, rtsp://..., video file, image folder or glob")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--model", help="ONNX model (default: the bundled demo model, on ONNX Runtime)")
+    g.add_argument("--engine", help="TensorRT engine built by `edgepose build` (Jetson)")
+    p.add_argument("--profile", help="model profile name or YAML (default: guessed from the model / engine sidecar)")
+    p.add_argument("--size", help="network input HxW instead of the profile's, e.g. 224x320")
+    p.add_argument("--record", metavar="POSES.jsonl", help="write one JSON line of poses per frame")
+    p.add_argument("--out", metavar="VIDEO.mp4", help="write an annotated video")
+    p.add_argument("--show", action="store_true", help="show the annotated frames in a window")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    p.add_argument("--realtime", action="store_true", help="read files at their real frame rate")
+    p.add_argument("--loop", action="store_true", help="start a video / image folder again at its end")
+    p.add_argument("--threads", type=int, metavar="N", help="ONNX Runtime threads (default: all cores but one)")
+    p.add_argument("--stats-interval", type=float, default=10.0, metavar="S",
+                   help="seconds between stats log lines (0: off; default 10)")
+
+
+def _check_show():
+    import cv2
+
+    try:
+        cv2.namedWindow("edgepose", cv2.WINDOW_NORMAL)
+    except cv2.error:
+        raise DependencyError("--show: this OpenCV has no GUI support (opencv-python-headless): install "
+                              "opencv-python, or use --out video.mp4 instead")
+
+
+def summary_lines(stats, source_name):
+    s = stats.snapshot()
+    lines = ["%s: %d frames, %.2f people/frame, %.1f fps (mean %.1f), %d dropped, %.1f s"
+             % (source_name, s["frames"], s["people_per_frame"], s["fps"], s["mean_fps"], s["dropped"],
+                s["elapsed_s"])]
+    lines.extend(stats.table().splitlines())
+    return lines
+
+
+def run(args):
+    from ..pipeline import Pipeline
+    from ..recording import RecordingWriter
+    from ..sinks.video import VideoWriterSink
+
+    if args.max_frames is not None and args.max_frames <= 0:
+        raise UsageError("--max-frames must be positive")
+    if args.engine:
+        model, profile = None, args.profile
+    else:
+        model, profile = resolve_model(args.model, args.profile)
+    if args.show:
+        _check_show()
+    pipe = Pipeline(args.source, model=model, engine=args.engine, profile=profile,
+                    size=parse_size(args.size) if args.size else None, threads=args.threads,
+                    max_frames=args.max_frames, realtime=args.realtime, loop=args.loop,
+                    stats_interval=args.stats_interval)
+    recorder = video = None
+    previous = {}
+    try:
+        recorder = RecordingWriter(args.record) if args.record else None
+        video = VideoWriterSink(args.out, fps=pipe.source.fps or 30.0) if args.out else None
+        previous = pipe.install_signal_handlers()
+        for result in pipe:
+            if recorder is not None:
+                recorder.write(result)
+            if video is not None or args.show:
+                if video is not None:
+                    image = video.write(result)
+                else:
+                    from ..sinks.video import draw_result
+
+                    image = draw_result(result.frame.image.copy(), result.people)
+                if args.show:
+                    import cv2
+
+                    cv2.imshow("edgepose", image)
+                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                        pipe.request_stop()
+    finally:
+        pipe.close()
+        for out in (recorder, video):
+            if out is not None:
+                out.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for line in summary_lines(pipe.stats, pipe.source.name):
+        print(line)
+    if recorder is not None:
+        print("poses: %s (%d lines)" % (args.record, recorder.frames))
+    if video is not None:
+        print("video: %s (%d frames)" % (args.out, video.frames))
+    return 0

@@ -1,0 +1,83 @@
+"""Annotated video output: frames with the people drawn on them, written with OpenCV.
+
+``VideoWriterSink(path, fps)`` opens the writer on the first frame (its size is the source's);
+``write(result)`` draws ``result.people`` on a copy of the frame and appends it; ``close()``
+finalises the file. The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG,
+``.mkv`` -> XVID. This is a per-frame output for ``edgepose run --out``, not an event sink.
+"""
+import logging
+import os
+
+from ..errors import SinkError
+
+log = logging.getLogger(__name__)
+
+_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
+
+
+def draw_result(image, people):
+    """Draw ``people`` (source pixels) on ``image`` in place, with edgepose.draw when present."""
+    try:
+        from ..draw import draw_people
+    except ImportError:  # the drawing module ships separately; keep a minimal fallback
+        import cv2
+        import numpy as np
+
+        for p in people:
+            for x, y, s in p.keypoints:
+                if s > 0 and np.isfinite(x):
+                    cv2.circle(image, (int(round(x)), int(round(y))), 3, (0, 255, 0), -1)
+        return image
+    draw_people(image, people)
+    return image
+
+
+class VideoWriterSink:
+    """Write annotated frames to ``path`` at ``fps`` frames per second."""
+
+    def __init__(self, path, fps=30.0, draw=True):
+        self.path = os.fspath(path)
+        ext = os.path.splitext(self.path)[1].lower()
+        if ext not in _CODECS:
+            raise SinkError("%s: unsupported video extension %r (use %s)" % (self.path, ext, ", ".join(sorted(_CODECS))))
+        parent = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(parent):
+            raise SinkError("%s: folder %s does not exist" % (self.path, parent))
+        self.fourcc = _CODECS[ext]
+        self.fps = float(fps) if fps and fps > 0 else 30.0
+        self.draw = draw
+        self.frames = 0
+        self._writer = None
+        self._size = None
+
+    def _open(self, w, h):
+        import cv2
+
+        self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
+        if not self._writer.isOpened():
+            raise SinkError("%s: OpenCV cannot write %s video here (try .avi)" % (self.path, self.fourcc))
+        self._size = (w, h)
+        log.info("%s: writing %dx%d at %.1f fps (%s)", self.path, w, h, self.fps, self.fourcc)
+
+    def write_image(self, image):
+        import cv2
+
+        h, w = image.shape[:2]
+        if self._writer is None:
+            self._open(w, h)
+        if (w, h) != self._size:
+            image = cv2.resize(image, self._size)
+        self._writer.write(image)
+        self.frames += 1
+
+    def write(self, result):
+        image = result.frame.image.copy()
+        if self.draw:
+            draw_result(image, result.people)
+        self.write_image(image)
+        return image
+
+    def close(self, timeout=None):
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
