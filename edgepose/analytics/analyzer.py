@@ -1,0 +1,234 @@
+"""``Analyzer``: one per source; people in, event changes out.
+
+Per frame: the tracker matches people to tracks, the posture estimator updates each matched track,
+the fall and bad-posture detectors turn its history into signals, and the event manager turns the
+signals into Frigate-style changes (with cooldown, zones and pacing). Nothing here blocks or does
+I/O; a frame costs tens of microseconds per person.
+"""
+import logging
+from typing import List, Optional, Sequence, Tuple
+
+from ..types import Person
+from .badposture import BadPostureDetector
+from .config import AnalyticsConfig
+from .events import EventManager
+from .falls import FallDetector
+from .posture import PostureEstimator
+from .tracker import Tracker, person_center
+from .zones import Zones
+
+log = logging.getLogger(__name__)
+
+_FALL_LABELS = ("fall", "long_lie")
+
+
+def _iou(a, b):
+    if a is None or b is None:
+        return 0.0
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _grow(box, k):
+    w, h = box[2] - box[0], box[3] - box[1]
+    return (box[0] - k * w, box[1] - k * h, box[2] + k * w, box[3] + k * h)
+
+
+def _with_pose(change, tr):
+    """Add the person's smoothed keypoints (JSON lists, None where missing) for the snapshot sink.
+
+    Top-level key ``keypoints`` beside type/before/after; sinks that serialise the feed leave it out.
+    """
+    change["keypoints"] = tr.to_json()["keypoints"]
+    return change
+
+
+class Analyzer(object):
+    """Analytics for one source. ``update(t, people, frame_size=(H, W)) -> List[EventChange]``."""
+
+    def __init__(self, config=None, source="default"):
+        # type: (Optional[AnalyticsConfig], str) -> None
+        self.config = cfg = config or AnalyticsConfig()
+        self.source = source
+        self.tracker = Tracker(cfg.tracker)
+        self.posture = PostureEstimator(cfg.posture)
+        self.falls = FallDetector(cfg.fall)
+        self.bad_posture = BadPostureDetector(cfg.bad_posture)
+        self.zones = Zones(cfg.zones, source)
+        self.events = EventManager(source, cfg.events)
+        self._orphans = {}  # fall event id -> {"since": t, "box": box, "long_lie": id or None}
+        self.frame_size = None
+        self.last_t = None
+
+    @property
+    def tracks(self):
+        """Current tracks (``Track``: track_id, keypoints smoothed (18, 3), posture, box())."""
+        return self.tracker.tracks
+
+    def update(self, t, people, frame_size=None):
+        # type: (float, Sequence[Person], Optional[Tuple[int, int]]) -> List[dict]
+        t = float(t)
+        if frame_size is not None:
+            self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        if self.last_t is not None and t < self.last_t:
+            log.debug("%s: time went backwards (%.3f < %.3f); frame ignored", self.source, t, self.last_t)
+            return []
+        self.last_t = t
+        changes = []
+        tracks = self.tracker.update(t, people)
+        for tr in tracks:
+            if not tr.matched:
+                continue
+            tr.state.setdefault("events", {})
+            self.posture.update(tr, t)
+            if self.config.fall.enabled:
+                for sig, info in self.falls.update(tr, t):
+                    changes.extend(self._on_fall_signal(tr, t, sig, info))
+            for sig, info in self.bad_posture.update(tr, t):
+                changes.extend(self._on_posture_signal(tr, t, sig, info))
+            changes.extend(self._refresh(tr, t))
+        for tr in self.tracker.removed:
+            changes.extend(self._on_track_lost(tr, t))
+        if self._orphans:
+            changes.extend(self._adopt_orphans(t, tracks))
+        return [c for c in changes if c is not None]
+
+    def finish(self, t=None, reason="stopped"):
+        """End every open event (at shutdown); returns the 'end' changes."""
+        t = self.last_t if t is None else t
+        return [self.events.end(eid, t or 0.0, reason) for eid in list(self.events.open_events)]
+
+    # -- falls -------------------------------------------------------------------------------
+    def _on_fall_signal(self, tr, t, sig, info):
+        evs = tr.state["events"]
+        if sig == "fall":
+            center = person_center(tr.keypoints)
+            allowed, names = self.zones.falls_allowed(center, self.frame_size)
+            if not allowed:
+                log.info("%s: track %d down inside zone(s) %s: no fall alert", self.source, tr.track_id,
+                         ",".join(names) or "(outside the only-zones)")
+                tr.state["fall"]["phase"] = "deliberate"
+                return []
+            speed = info["speed_body_heights_per_s"] / self.config.fall.velocity_body_heights_per_s
+            drop = info["drop_body_heights"] / self.config.fall.drop_body_heights
+            score = min(1.0, 0.4 + 0.3 * min(speed, 2.0) / 2.0 + 0.3 * min(drop, 2.0) / 2.0)
+            attrs = {"impact_time": round(info["impact_t"], 3),
+                     "speed_body_heights_per_s": info["speed_body_heights_per_s"],
+                     "drop_body_heights": info["drop_body_heights"]}
+            ch = self.events.new("fall", t, tr.track_id, info["start_t"], score, tr.box(), names, attrs)
+            if ch is not None:
+                evs["fall"] = ch["after"]["id"]
+                return [_with_pose(ch, tr)]
+            orphan = self._take_orphan(tr)  # the same fall seen through a new track
+            return orphan
+        if sig == "long_lie":
+            out = []
+            fid = evs.get("fall")
+            fev = self.events.open_events.get(fid) if fid else None
+            score = fev["score"] if fev else 0.8
+            start = fev["attributes"].get("impact_time", fev["start_time"]) if fev else info["impact_t"]
+            ch = self.events.new("long_lie", t, tr.track_id, start, score, tr.box(),
+                                 fev["zones"] if fev else (), {"fall_id": fid})
+            if ch is not None:
+                evs["long_lie"] = ch["after"]["id"]
+                out.append(_with_pose(ch, tr))
+            if fev:
+                out.append(self.events.update(fid, t, force=True, severity="critical",
+                                              attributes={"long_lie": True}))
+            return out
+        if sig == "recovered":
+            return self._end_track_events(tr, t, _FALL_LABELS, "recovered")
+        return []
+
+    def _end_track_events(self, tr, t, labels, reason):
+        evs = tr.state.get("events", {})
+        out = []
+        for label in labels:
+            eid = evs.pop(label, None)
+            if eid:
+                out.append(self.events.end(eid, t, reason))
+        return out
+
+    def _on_track_lost(self, tr, t):
+        out = self._end_track_events(tr, t, ("bad_posture",), "lost")
+        evs = tr.state.get("events", {})
+        fid = evs.get("fall")
+        if fid and fid in self.events.open_events:
+            self._orphans[fid] = {"since": tr.last_t, "box": tr.box(), "long_lie": evs.get("long_lie"),
+                                  "state": tr.state.get("fall")}
+        return out
+
+    def _take_orphan(self, tr):
+        """Give ``tr`` the nearest orphaned fall it overlaps, if any (no change is emitted)."""
+        for fid, o in list(self._orphans.items()):
+            if o["box"] is not None and _iou(_grow(o["box"], 0.5), tr.box()) > 0:
+                self._bind(tr, fid, o)
+                return []
+        return []
+
+    def _bind(self, tr, fid, o):
+        del self._orphans[fid]
+        evs = tr.state.setdefault("events", {})
+        evs["fall"] = fid
+        if o["long_lie"]:
+            evs["long_lie"] = o["long_lie"]
+        old = o.get("state") or {}
+        st = tr.state.get("fall")
+        if st is not None and old:
+            st.update(phase="active", impact_t=old.get("impact_t", st.get("impact_t", tr.last_t)),
+                      info=old.get("info", {}), long_lie=old.get("long_lie", False), up_since=None)
+
+    def _adopt_orphans(self, t, tracks):
+        out = []
+        for fid, o in list(self._orphans.items()):
+            if fid not in self.events.open_events:
+                del self._orphans[fid]
+                continue
+            for tr in tracks:
+                f = getattr(tr, "features", None)
+                if not tr.matched or tr.state.get("events", {}).get("fall") or f is None or not f.down:
+                    continue
+                if o["box"] is not None and _iou(_grow(o["box"], 0.5), tr.box()) > 0:
+                    self._bind(tr, fid, o)
+                    break
+            else:
+                if t - o["since"] >= self.config.fall.lost_end_s:
+                    del self._orphans[fid]
+                    out.append(self.events.end(fid, t, "lost"))
+                    if o["long_lie"]:
+                        out.append(self.events.end(o["long_lie"], t, "lost"))
+        return out
+
+    # -- bad posture ---------------------------------------------------------------------------
+    def _on_posture_signal(self, tr, t, sig, info):
+        evs = tr.state["events"]
+        if sig == "bad_posture":
+            attrs = {"neck_deg": info["neck_deg"], "torso_deg": info["torso_deg"]}
+            ch = self.events.new("bad_posture", t, tr.track_id, info["start_t"], tr.posture_confidence,
+                                 tr.box(), self.zones.inside(person_center(tr.keypoints), self.frame_size),
+                                 attrs)
+            if ch is not None:
+                evs["bad_posture"] = ch["after"]["id"]
+                ch = _with_pose(ch, tr)
+            return [ch]
+        if sig == "bad_posture_end":
+            return self._end_track_events(tr, t, ("bad_posture",), "corrected")
+        return []
+
+    def _refresh(self, tr, t):
+        """Paced 'update' changes when an open event's person moved noticeably."""
+        out = []
+        evs = tr.state.get("events")
+        if not evs:
+            return out
+        box = tr.box()
+        for label, eid in evs.items():
+            ev = self.events.open_events.get(eid)
+            if ev is None or box is None or ev["box"] is None:
+                continue
+            if _iou(ev["box"], box) < 0.7:
+                out.append(self.events.update(eid, t, box=box))
+        return out

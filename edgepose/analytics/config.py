@@ -1,0 +1,135 @@
+"""The ``analytics:`` section of the config: tracker, posture, falls, bad posture, zones, events.
+
+Every threshold has a default, bounds and a description, and carries its unit in its name: ``_s``
+seconds, ``_deg`` degrees, ``_body_heights`` a fraction of the person's standing height,
+``_per_s`` per second. Nothing is counted in frames or raw pixels, so the same config works at any
+frame rate and resolution.
+"""
+from typing import List, Optional, Tuple
+
+from pydantic import Field, field_validator, model_validator
+
+from ..validation import Strict
+
+try:  # Python 3.8 has Literal in typing
+    from typing import Literal
+except ImportError:  # pragma: no cover
+    from typing_extensions import Literal
+
+
+class TrackerConfig(Strict):
+    """Keeps one id per person across frames (OKS matching + a constant-velocity model)."""
+
+    assignment: Literal["auto", "hungarian", "greedy"] = Field(
+        "auto", description="auto: scipy's linear_sum_assignment when importable, else greedy by best OKS")
+    min_oks: float = Field(0.1, ge=0.0, le=1.0, description="a detection joins a track only above this OKS")
+    min_keypoints: int = Field(4, ge=1, le=18, description="detections with fewer keypoints are ignored")
+    max_missing_s: float = Field(1.5, gt=0, le=60, description="a track unseen for longer is dropped")
+    keypoint_hold_s: float = Field(0.3, ge=0, le=10, description="a missing keypoint keeps its predicted "
+                                   "position this long, then becomes missing")
+    smoothing_tau_s: float = Field(0.08, ge=0, le=5, description="time constant of the keypoint low-pass "
+                                   "filter (0 = raw keypoints)")
+    velocity_tau_s: float = Field(0.15, gt=0, le=5, description="time constant of the velocity estimate")
+    max_predict_s: float = Field(0.5, ge=0, le=5, description="never extrapolate motion further than this")
+
+
+class PostureConfig(Strict):
+    """Standing / sitting / lying / unknown per track, with hysteresis."""
+
+    lying_torso_deg: float = Field(60.0, ge=10, le=90, description="torso (neck->hips) at least this far "
+                                   "from vertical counts as lying")
+    upright_torso_deg: float = Field(35.0, ge=0, le=80, description="torso within this of vertical is upright")
+    sitting_knee_deg: float = Field(125.0, ge=60, le=180, description="knee angle (hip-knee-ankle) below "
+                                    "this while upright counts as sitting")
+    floor_head_body_heights: float = Field(0.35, ge=0, le=1, description="head lower than this above the "
+                                           "floor (in standing heights) with hips on the floor counts as lying")
+    hold_s: float = Field(0.4, ge=0, le=10, description="a new posture must persist this long before it is "
+                          "reported (hysteresis)")
+    min_confidence: float = Field(0.3, ge=0, le=1, description="a posture below this confidence is unknown")
+
+
+class FallConfig(Strict):
+    """A rapid drop from upright to on-the-floor, confirmed by staying down."""
+
+    enabled: bool = True
+    velocity_body_heights_per_s: float = Field(
+        0.8, gt=0, le=20, description="peak downward speed of the head/neck during the drop, in standing "
+        "heights per second (a fall is roughly 1.5-3; sitting down is below 1)")
+    torso_rotation_deg_per_s: float = Field(
+        180.0, gt=0, le=5000, description="or: peak rotation speed of the torso toward horizontal during the "
+        "drop (catches falls away from the camera, where perspective hides the head's drop)")
+    drop_body_heights: float = Field(0.25, gt=0, le=2, description="the head must end at least this much "
+                                     "lower than while upright")
+    fall_window_s: float = Field(2.0, gt=0, le=10, description="upright to down must happen within this "
+                                 "time (slower is lying down deliberately)")
+    fall_confirm_s: float = Field(1.0, ge=0, le=30, description="stay down this long before the alert is raised")
+    recover_s: float = Field(1.5, ge=0, le=60, description="upright this long after a fall ends the event")
+    long_lie_s: float = Field(60.0, gt=0, le=3600, description="still down this long after the impact "
+                              "raises a long_lie alert")
+    lost_end_s: float = Field(30.0, gt=0, le=3600, description="a fall whose person is not seen for this "
+                              "long ends (reason: lost)")
+    motion_start_body_heights_per_s: float = Field(
+        0.25, gt=0, le=10, description="the fall's start_time is when the downward speed first exceeded this")
+
+
+class BadPostureConfig(Strict):
+    """Seated desk posture from the side: neck and torso inclination held too long.
+
+    Defaults follow RULA: trunk flexion above 20 degrees leaves the lowest band; on the
+    shoulder->ear line (about 15-20 degrees when neutral) a neck of 40 degrees means about
+    20 degrees of head flexion, RULA's worst neck band.
+    """
+
+    enabled: bool = True
+    neck_inclination_max_deg: float = Field(40.0, ge=0, le=90, description="shoulder->ear line vs vertical")
+    torso_inclination_max_deg: float = Field(20.0, ge=0, le=90, description="hip->shoulder line vs vertical")
+    sustained_s: float = Field(120.0, gt=0, le=36000, description="over a threshold this long raises the alert")
+    clear_s: float = Field(10.0, ge=0, le=3600, description="below both thresholds this long ends it")
+    gap_tolerance_s: float = Field(3.0, ge=0, le=600, description="brief corrections shorter than this do not "
+                                   "reset the timer")
+    seated_only: bool = Field(True, description="only judge people whose posture is sitting")
+
+
+class ZoneConfig(Strict):
+    """A polygon in source-image pixels. exclude: no falls inside (bed, sofa); only: falls only here."""
+
+    name: str = Field(..., min_length=1)
+    role: Literal["exclude", "only"] = "exclude"
+    polygon: List[Tuple[float, float]] = Field(..., description="[[x, y], ...], at least 3 points")
+    sources: Optional[List[str]] = Field(None, description="sources the zone applies to (default: all)")
+
+    @field_validator("polygon")
+    @classmethod
+    def _three_points(cls, v):
+        if len(v) < 3:
+            raise ValueError("a polygon needs at least 3 points")
+        return v
+
+
+class EventsConfig(Strict):
+    """The event feed: cooldowns and update pacing."""
+
+    cooldown_s: float = Field(30.0, ge=0, le=86400, description="after a fall/long_lie/bad_posture alert, "
+                              "another of the same label from the same source within this time is "
+                              "merged into it (one fall = one alert)")
+    update_interval_s: float = Field(5.0, ge=0, le=3600, description="at most one 'update' per event this often")
+
+
+class AnalyticsConfig(Strict):
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    posture: PostureConfig = Field(default_factory=PostureConfig)
+    fall: FallConfig = Field(default_factory=FallConfig)
+    bad_posture: BadPostureConfig = Field(default_factory=BadPostureConfig)
+    zones: List[ZoneConfig] = Field(default_factory=list)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        if self.posture.upright_torso_deg >= self.posture.lying_torso_deg:
+            raise ValueError("posture.upright_torso_deg must be below posture.lying_torso_deg")
+        if self.fall.long_lie_s <= self.fall.fall_confirm_s:
+            raise ValueError("fall.long_lie_s must be longer than fall.fall_confirm_s")
+        names = [z.name for z in self.zones]
+        if len(set(names)) != len(names):
+            raise ValueError("zones: names must be unique")
+        return self

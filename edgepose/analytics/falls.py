@@ -1,0 +1,147 @@
+"""Fall detection per track: a rapid drop from upright to the floor, confirmed by staying down.
+
+A fall is judged once, at the moment the body first counts as down (``features.down``: torso near
+horizontal with the hips low, or the head near the floor line, or a strongly foreshortened torso
+with the head low - the last two catch falls toward and away from the camera). It is a fall
+candidate when, within ``fall_window_s`` before that moment, the person was upright (standing or
+seated), the head dropped by at least ``drop_body_heights`` and its peak downward speed reached
+``velocity_body_heights_per_s``. Lying down deliberately is slower, sitting down fast never counts
+as down, bending keeps the hips up. The candidate is confirmed after ``fall_confirm_s`` of staying
+down; recovery (upright for ``recover_s``) ends it; ``long_lie_s`` after the impact raises a long lie.
+
+Speeds are measured over at least ``_SPEED_WINDOW_S`` of real time, so jitter and frame rate do not
+change them. ``FallDetector.update`` returns signals for the analyzer: ('fall', info),
+('long_lie', info), ('recovered', info).
+"""
+from collections import deque
+
+from .config import FallConfig
+
+_SPEED_WINDOW_S = 0.15
+_CANDIDATE_GIVE_UP_S = 0.7   # up again this long before confirmation: it was not a fall
+_CONFIRM_DOWN_FRACTION = 0.7  # share of the confirmation time the body must count as down
+
+
+class FallDetector(object):
+    def __init__(self, config=None):
+        self.cfg = config or FallConfig()
+
+    def update(self, track, t):
+        """Advance ``track``'s fall state to time ``t``; returns a list of (signal, info) tuples."""
+        cfg = self.cfg
+        st = track.state.get("fall")
+        if st is None:
+            st = track.state["fall"] = {"hist": deque(), "phase": "idle", "prev_down": False,
+                                        "since": t, "last_t": t, "down_time": 0.0, "up_since": None,
+                                        "last_down_t": None, "long_lie": False}
+        f = getattr(track, "features", None)
+        ref = track.state.get("posture", {}).get("ref_h")
+        out = []
+        dt = max(t - st["last_t"], 0.0)
+        st["last_t"] = t
+        if f is None or ref is None or ref <= 0:
+            return out
+        hist = st["hist"]
+        head_y = f.head_y if f.head_y is not None else f.neck[1] - 0.12 * ref
+        # downward speed in standing heights / s over at least _SPEED_WINDOW_S
+        v = 0.0
+        j = None
+        for k in range(len(hist) - 1, -1, -1):
+            if t - hist[k][0] >= _SPEED_WINDOW_S:
+                j = hist[k]
+                break
+        if j is None and hist:
+            j = hist[0]
+        w = 0.0
+        if j is not None and t > j[0]:
+            v = (head_y - j[1]) / (t - j[0]) / ref
+            if f.torso_ratio is None or f.torso_ratio >= 0.35:  # a foreshortened torso's angle is noise
+                w = (f.torso_deg - j[6]) / (t - j[0])
+        down, upright = bool(f.down), bool(f.upright)
+        hist.append((t, head_y, down, upright, v, ref, f.torso_deg, w))
+        keep = cfg.fall_window_s + cfg.fall_confirm_s + 2 * _SPEED_WINDOW_S + 0.5
+        while hist and t - hist[0][0] > keep:
+            hist.popleft()
+        phase = st["phase"]
+        if down:
+            st["last_down_t"] = t
+        if phase == "idle":
+            if down and not st["prev_down"]:
+                up_k = self._last_upright(hist, t)
+                if up_k is None:
+                    st.update(phase="deliberate", up_since=None)
+                else:
+                    # the head's highest upright position in the window: where the fall started from
+                    up_head = min(h[1] for h in hist if h[3] and t - h[0] <= cfg.fall_window_s)
+                    st.update(phase="candidate", impact_t=t, up_t=hist[up_k][0], up_head=up_head,
+                              down_time=0.0, up_since=None)
+        elif phase == "candidate":
+            if down:
+                st["down_time"] += dt
+                st["up_since"] = None
+            elif st["up_since"] is None:
+                st["up_since"] = t
+            if st["up_since"] is not None and t - st["up_since"] >= _CANDIDATE_GIVE_UP_S:
+                st["phase"] = "idle"
+            elif t - st["impact_t"] >= cfg.fall_confirm_s:
+                span = max(t - st["impact_t"], 1e-6)
+                info = None
+                if st["down_time"] >= _CONFIRM_DOWN_FRACTION * span - 1e-6 or cfg.fall_confirm_s == 0:
+                    info = self._judge(hist, st, t, ref)
+                if info is not None:
+                    st.update(phase="active", up_since=None, long_lie=False, info=info)
+                    out.append(("fall", dict(info, confirm_t=t)))
+                else:
+                    st.update(phase="deliberate", up_since=None)
+        elif phase in ("active", "deliberate"):
+            if upright:
+                if st["up_since"] is None:
+                    st["up_since"] = t
+            elif down:
+                st["up_since"] = None
+            if st["up_since"] is not None and t - st["up_since"] >= cfg.recover_s:
+                if phase == "active":
+                    out.append(("recovered", {"up_t": st["up_since"]}))
+                st.update(phase="idle", up_since=None)
+            elif (phase == "active" and not st["long_lie"] and t - st["impact_t"] >= cfg.long_lie_s
+                  and st["last_down_t"] is not None and t - st["last_down_t"] < cfg.recover_s):
+                st["long_lie"] = True
+                out.append(("long_lie", dict(st["info"], long_lie_t=t)))
+        st["prev_down"] = down
+        return out
+
+    def _last_upright(self, hist, t):
+        """Index of the last upright sample within fall_window_s before now, or None."""
+        for k in range(len(hist) - 2, -1, -1):
+            if t - hist[k][0] > self.cfg.fall_window_s:
+                return None
+            if hist[k][3]:
+                return k
+        return None
+
+    def _judge(self, hist, st, t, ref):
+        """Was the way down (upright at st['up_t'], down at st['impact_t']) a fall? info or None."""
+        cfg = self.cfg
+        recent = sorted(h[1] for h in hist if t - h[0] <= 0.3)
+        head_now = recent[len(recent) // 2]
+        drop = (head_now - st["up_head"]) / ref
+        if drop < cfg.drop_body_heights:
+            return None
+        peak_k, peak_v, peak_w = None, 0.0, 0.0
+        for k in range(len(hist)):
+            if hist[k][0] < st["impact_t"] - cfg.fall_window_s:
+                continue
+            if hist[k][4] > peak_v:
+                peak_k, peak_v = k, hist[k][4]
+            peak_w = max(peak_w, abs(hist[k][7]))
+        st["peak_w"] = peak_w
+        if peak_k is None or (peak_v < cfg.velocity_body_heights_per_s and peak_w < cfg.torso_rotation_deg_per_s):
+            return None
+        # the motion began where the downward speed first rose above the start threshold
+        k = peak_k
+        while k > 0 and hist[k - 1][4] >= cfg.motion_start_body_heights_per_s:
+            k -= 1
+        start_t = max(hist[k][0] - _SPEED_WINDOW_S, hist[0][0])
+        return {"start_t": start_t, "impact_t": st["impact_t"], "speed_body_heights_per_s": round(peak_v, 3),
+                "torso_rotation_deg_per_s": round(peak_w, 1),
+                "drop_body_heights": round(drop, 3)}

@@ -1,0 +1,266 @@
+"""Body geometry per frame and posture per track (standing / sitting / lying / unknown).
+
+Everything is relative to the person: heights are fractions of the person's standing height
+(``ref_height``, estimated from limb lengths and remembered, since a lying or foreshortened body
+looks shorter), heights above the floor are measured from where the person's feet were while
+upright (``floor_y``), angles are from the image vertical. A body falling toward or away from the
+camera keeps its image box shape but its head still ends up near (or below) the floor line and its
+torso shortens; those cues catch what an aspect-ratio test misses.
+"""
+import math
+
+from ..topology import KP
+from .config import PostureConfig
+
+POSTURES = ("standing", "sitting", "lying", "unknown")
+
+_N, _NECK = KP["nose"], KP["neck"]
+_RS, _LS, _RH, _LH = KP["r_shoulder"], KP["l_shoulder"], KP["r_hip"], KP["l_hip"]
+_RK, _LK, _RA, _LA = KP["r_knee"], KP["l_knee"], KP["r_ankle"], KP["l_ankle"]
+_HEAD_ALT = (KP["r_eye"], KP["l_eye"], KP["r_ear"], KP["l_ear"])
+
+# Segment lengths as fractions of standing height (anthropometric averages; only ratios matter).
+_P_TORSO, _P_THIGH, _P_SHIN, _P_HEAD = 0.30, 0.245, 0.245, 0.11
+_REF_DECAY_S = 20.0  # the remembered height forgets a too-large value with this time constant
+_FLOOR_TAU_S = 0.3
+_REF_TAU_S = 1.0  # the remembered height follows a standing person with this time constant
+
+
+def _pt(rows, i):
+    r = rows[i]
+    x = r[0]
+    if x != x:
+        return None
+    return (x, r[1])
+
+
+def _mid(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return ((a[0] + b[0]) * 0.5, (a[1] + b[1]) * 0.5)
+
+
+def _dist(a, b):
+    return math.hypot(a[0] - b[0], a[1] - b[1])
+
+
+def inclination_deg(lower, upper):
+    """Angle of the vector lower->upper from 'straight up' in the image: 0 upright, 90 level, 180 down."""
+    dx = upper[0] - lower[0]
+    dy = lower[1] - upper[1]
+    return math.degrees(math.atan2(abs(dx), dy))
+
+
+def _knee_angle(hip, knee, ankle):
+    if hip is None or knee is None or ankle is None:
+        return None
+    ax, ay = hip[0] - knee[0], hip[1] - knee[1]
+    bx, by = ankle[0] - knee[0], ankle[1] - knee[1]
+    na, nb = math.hypot(ax, ay), math.hypot(bx, by)
+    if na < 1e-6 or nb < 1e-6:
+        return None
+    c = max(-1.0, min(1.0, (ax * bx + ay * by) / (na * nb)))
+    return math.degrees(math.acos(c))
+
+
+class BodyFeatures(object):
+    """Geometry of one skeleton; the ``*_rel`` fields are filled by :class:`PostureEstimator`."""
+
+    __slots__ = ("neck", "hip", "head_y", "torso_deg", "torso_len", "knee_deg", "height_est",
+                 "ankle_y", "conf", "head_rel", "hip_rel", "hip_drop", "torso_ratio", "down", "upright", "rows")
+
+    def __init__(self):
+        for s in self.__slots__:
+            setattr(self, s, None)
+
+
+def body_features(kps):
+    """Features of (18, 3) keypoints (array or rows), or None without a neck (or shoulders) and a hip."""
+    rows = kps if isinstance(kps, list) else kps.tolist()
+    neck = _pt(rows, _NECK)
+    if neck is None:
+        rs, ls = _pt(rows, _RS), _pt(rows, _LS)
+        if rs is not None and ls is not None:
+            neck = _mid(rs, ls)
+    rh, lh = _pt(rows, _RH), _pt(rows, _LH)
+    hip = _mid(rh, lh)
+    if neck is None or hip is None:
+        return None
+    f = BodyFeatures()
+    f.rows = rows
+    f.neck, f.hip = neck, hip
+    f.torso_len = _dist(neck, hip)
+    f.torso_deg = inclination_deg(hip, neck)
+    rk, lk, ra, la = _pt(rows, _RK), _pt(rows, _LK), _pt(rows, _RA), _pt(rows, _LA)
+    angles = [a for a in (_knee_angle(rh, rk, ra), _knee_angle(lh, lk, la)) if a is not None]
+    f.knee_deg = min(angles) if angles else None
+    nose = _pt(rows, _N)
+    if nose is not None:
+        f.head_y = nose[1]
+    else:
+        ys = [rows[i][1] for i in _HEAD_ALT if rows[i][0] == rows[i][0]]
+        f.head_y = sum(ys) / len(ys) if ys else None
+    # standing height from whatever segments are visible
+    num, den = f.torso_len, _P_TORSO
+    thighs = [_dist(h, k) for h, k in ((rh, rk), (lh, lk)) if h is not None and k is not None]
+    if thighs:
+        num += max(thighs)
+        den += _P_THIGH
+    shins = [_dist(k, a) for k, a in ((rk, ra), (lk, la)) if k is not None and a is not None]
+    if shins:
+        num += max(shins)
+        den += _P_SHIN
+    if nose is not None:
+        num += _dist(nose, neck)
+        den += _P_HEAD
+    f.height_est = num / den
+    ankles = [a[1] for a in (ra, la) if a is not None]
+    f.ankle_y = max(ankles) if ankles else None
+    scores = [rows[i][2] for i in (_NECK, _RH, _LH, _RK, _LK, _RA, _LA, _N)]
+    f.conf = sum(scores) / len(scores)
+    return f
+
+
+class PostureEstimator(object):
+    """Per-track posture with hysteresis; also maintains the track's height and floor references.
+
+    ``update(track, t)`` sets ``track.features`` (BodyFeatures or None), ``track.posture`` and
+    ``track.posture_confidence``. ``features.down`` is the raw, per-frame 'on the floor' cue the fall
+    detector uses; ``features.upright`` is 'standing or seated upright'.
+    """
+
+    def __init__(self, config=None):
+        self.cfg = config or PostureConfig()
+
+    def update(self, track, t):
+        cfg = self.cfg
+        st = track.state.get("posture")
+        if st is None:
+            st = track.state["posture"] = {"ref_h": None, "ref_standing": False, "ref_torso": None, "floor_y": None,
+                                           "t": t, "cand": "unknown", "cand_t": t}
+        f = body_features(track.rows if hasattr(track, "rows") else track.keypoints)
+        track.features = f
+        dt = max(t - st["t"], 0.0)
+        st["t"] = t
+        if f is None:
+            raw, conf = "unknown", 0.0
+        else:
+            decay = math.exp(-dt / _REF_DECAY_S)
+            a = 1.0 - math.exp(-dt / _REF_TAU_S)
+            tall = self._standing_tall(f, st, t)
+            ref = st["ref_h"]
+            if ref is None:
+                ref = f.height_est
+            elif tall:
+                ref += a * (f.height_est - ref)  # standing: follow the person's size (walking in depth)
+            elif not st["ref_standing"]:
+                ref = max(f.height_est, ref * decay)  # never seen standing: the largest recent estimate
+            st["ref_h"] = ref
+            rt = st["ref_torso"]
+            if rt is None:
+                rt = f.torso_len
+            elif tall:
+                rt += a * (f.torso_len - rt)
+            elif not st["ref_standing"] and f.torso_deg <= cfg.upright_torso_deg:
+                rt = max(f.torso_len, rt * decay)
+            st["ref_torso"] = rt
+            if tall:
+                st["ref_standing"] = True
+            floor = st["floor_y"]
+            if floor is not None and ref > 0:
+                if f.head_y is not None:
+                    f.head_rel = (floor - f.head_y) / ref
+                f.hip_rel = (floor - f.hip[1]) / ref
+            if st["ref_torso"]:
+                f.torso_ratio = f.torso_len / st["ref_torso"]
+            if f.hip_rel is not None:
+                if tall:
+                    hu = st.get("hip_up")
+                    st["hip_up"] = f.hip_rel if hu is None else hu + (1.0 - math.exp(-dt / _REF_TAU_S)) * (f.hip_rel - hu)
+                if st.get("hip_up") is not None:
+                    f.hip_drop = st["hip_up"] - f.hip_rel
+            f.down = self._is_down(f) or (st.get("down", False) and self._still_down(f))
+            st["down"] = f.down
+            f.upright = (not f.down) and f.torso_deg <= cfg.upright_torso_deg and (
+                f.head_rel is None or f.head_rel > 0.5) and (f.torso_ratio is None or f.torso_ratio >= 0.6)
+            if f.ankle_y is not None and not f.down and f.torso_deg <= cfg.lying_torso_deg:
+                a = 1.0 - math.exp(-dt / _FLOOR_TAU_S) if floor is not None else 1.0
+                st["floor_y"] = f.ankle_y if floor is None else floor + a * (f.ankle_y - floor)
+            raw, conf = self._classify(f)
+        if conf < cfg.min_confidence:
+            raw = "unknown"
+        if raw != st["cand"]:
+            st["cand"], st["cand_t"] = raw, t
+        if raw != track.posture and (t - st["cand_t"] >= cfg.hold_s or track.posture == "unknown"):
+            track.posture = raw
+        if raw == track.posture:
+            track.posture_confidence = conf
+        return track.posture
+
+    def _is_down(self, f):
+        cfg = self.cfg
+        hip_low = f.hip_rel is None or f.hip_rel < 0.35
+        if f.torso_deg >= cfg.lying_torso_deg and hip_low:
+            return True
+        crouched = f.torso_deg <= cfg.upright_torso_deg and (f.torso_ratio is None or f.torso_ratio >= 0.6)
+        if f.head_rel is not None and f.head_rel < cfg.floor_head_body_heights and (
+                f.hip_rel is None or f.hip_rel < 0.3) and not crouched:
+            return True
+        if (f.torso_ratio is not None and f.torso_ratio < 0.55 and f.head_rel is not None
+                and f.head_rel < 0.5 and f.hip_rel is not None and f.hip_rel < 0.42):
+            return True
+        if (f.torso_deg >= cfg.lying_torso_deg - 10 and f.head_rel is not None and f.head_rel < 0.5
+                and f.hip_rel is not None and f.hip_rel < 0.42 and (f.knee_deg is None or f.knee_deg > 60)):
+            return True  # tilted, head low and hips lowered: lying seen along the view direction
+        if (f.torso_ratio is not None and f.torso_ratio < 0.3 and f.head_rel is not None and f.head_rel < 0.65
+                and f.hip_drop is not None and f.hip_drop >= 0.08):
+            return True  # torso pointing at or away from the camera, hips lower than when standing
+        if (f.torso_ratio is not None and f.torso_ratio < 0.55 and f.head_rel is not None and f.head_rel < 0.65
+                and f.hip_drop is not None and f.hip_drop >= 0.1 and f.knee_deg is not None and f.knee_deg > 120):
+            return True  # lying straight along the view axis: a short, foreshortened body with straight legs
+        return False
+
+    def _standing_tall(self, f, st, t):
+        """Upright with straight legs and not in the middle of a fast change: a good moment to learn
+        the person's size (the torso shrinking fast means foreshortening, e.g. falling toward the camera)."""
+        hist = st.setdefault("len_hist", [])
+        hist.append((t, f.torso_len))
+        while len(hist) > 2 and t - hist[1][0] >= 0.3:
+            hist.pop(0)
+        t0, l0 = hist[0]
+        shrinking = t - t0 >= 0.1 and l0 > 0 and (f.torso_len / l0 - 1.0) / (t - t0) < -0.3
+        return (f.torso_deg <= self.cfg.upright_torso_deg and (f.knee_deg is None or f.knee_deg > 150)
+                and not st.get("down", False) and not shrinking)
+
+    def _still_down(self, f):
+        """Hysteresis: once down, a body stays down until it is clearly up again (hips up, or torso
+        upright with the head high or the torso back to its full length)."""
+        cfg = self.cfg
+        if f.hip_rel is not None and f.hip_rel >= 0.45:
+            return False
+        if f.torso_deg > cfg.lying_torso_deg - 15:
+            return True
+        if f.head_rel is None:
+            return False
+        if f.head_rel >= 0.75:
+            return False
+        return not ((f.torso_ratio is None or f.torso_ratio >= 0.8) and f.head_rel >= 0.55)
+
+    def _classify(self, f):
+        cfg = self.cfg
+        conf = max(0.0, min(1.0, f.conf * 1.5))
+        if f.down:
+            return "lying", conf
+        if f.torso_deg <= cfg.lying_torso_deg:
+            if f.knee_deg is not None:
+                if f.knee_deg < cfg.sitting_knee_deg:
+                    return "sitting", conf
+                return "standing", conf
+            if f.head_rel is not None:
+                return ("standing" if f.head_rel > 0.8 else "sitting"), conf * 0.7
+            if f.torso_deg <= cfg.upright_torso_deg:
+                return "standing", conf * 0.5
+            return "unknown", 0.0
+        return "standing", conf * 0.6  # bent over with the hips up

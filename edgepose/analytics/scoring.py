@@ -1,0 +1,89 @@
+"""Scoring fall detection against labelled sequences (recall, false alarms, detection delay).
+
+Used by ``tools/fall_report.py`` and the scenario tests. Frames are recording-schema dicts (as
+``edgepose.synth`` makes them); ``perturb`` adds realistic detector noise: keypoint jitter relative
+to each person's size, keypoint dropout and dropped frames. A fall alert matches a truth fall when
+it is raised between the fall's start and ``max_delay_s`` after its impact; every other fall alert
+is a false alarm.
+"""
+import numpy as np
+
+from ..types import Person
+from .analyzer import Analyzer
+from .config import AnalyticsConfig
+
+
+def perturb(frames, seed, jitter_body_heights=0.01, dropout=0.05, frame_drop=0.03):
+    """Noisy copies of recording-schema frames: list of (t, [Person], (H, W))."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for fr in frames:
+        if frame_drop and rng.random() < frame_drop:
+            continue
+        people = []
+        for p in fr["people"]:
+            k = np.array([[np.nan if v[0] is None else v[0], np.nan if v[1] is None else v[1], v[2] or 0.0]
+                          for v in p["keypoints"]], dtype=np.float64)
+            ok = ~np.isnan(k[:, 0])
+            if ok.sum() >= 2:
+                size = max(np.ptp(k[ok, 1]), np.ptp(k[ok, 0]) * 0.5, 1.0)
+                k[ok, :2] += rng.normal(0.0, jitter_body_heights * size, (int(ok.sum()), 2))
+            drop = ok & (rng.random(len(k)) < dropout)
+            k[drop] = (np.nan, np.nan, 0.0)
+            k[~np.isnan(k[:, 0]), 2] = np.clip(k[~np.isnan(k[:, 0]), 2] * rng.uniform(0.7, 1.0), 0.05, 1.0)
+            people.append(Person(k, p.get("score", 0.8)))
+        out.append((fr["t"], people, (fr["height"], fr["width"])))
+    return out
+
+
+def clean(frames):
+    return [(fr["t"], [Person.from_json(p) for p in fr["people"]], (fr["height"], fr["width"])) for fr in frames]
+
+
+def run_frames(frames, config=None, zones=(), source="synth"):
+    """Run (t, people, size) frames through a fresh Analyzer; returns all changes."""
+    cfg = config or AnalyticsConfig()
+    if zones:
+        cfg = cfg.model_copy(update={"zones": list(cfg.zones) + AnalyticsConfig(zones=list(zones)).zones})
+    an = Analyzer(cfg, source)
+    changes = []
+    for t, people, size in frames:
+        changes.extend(an.update(t, people, frame_size=size))
+    return changes
+
+
+def score(changes, truth, max_delay_s=2.0):
+    """{'falls', 'detected', 'delays', 'false_alarms', 'alerts'} for one sequence."""
+    alerts = [c["after"] for c in changes if c["type"] == "new" and c["after"]["label"] == "fall"]
+    falls = [tr for tr in truth if tr.get("label", "fall") == "fall"]
+    used, delays = set(), []
+    for tr in falls:
+        for i, a in enumerate(alerts):
+            if i in used:
+                continue
+            if tr["start_t"] - 0.5 <= a["detected_time"] <= tr["impact_t"] + max_delay_s:
+                used.add(i)
+                delays.append(a["detected_time"] - tr["impact_t"])
+                break
+    return {"falls": len(falls), "detected": len(delays), "delays": delays,
+            "false_alarms": len(alerts) - len(used), "alerts": alerts}
+
+
+def torso_visible_after(frames, fall, window_s=1.5):
+    """Share of frames in the ``window_s`` after a truth fall's impact where the fallen person's torso
+    (neck or both shoulders, and a hip) is in the ground truth at all: a fall that lands out of the
+    picture (or behind furniture) cannot be seen by any pose-based detector."""
+    n = ok = 0
+    for fr in frames:
+        if not fall["impact_t"] <= fr["t"] <= fall["impact_t"] + window_s:
+            continue
+        n += 1
+        for p in fr["people"]:
+            if p.get("track_id", fall.get("track_id")) != fall.get("track_id"):
+                continue
+            k = p["keypoints"]
+            neck = k[1][0] is not None or (k[2][0] is not None and k[5][0] is not None)
+            if neck and (k[8][0] is not None or k[11][0] is not None):
+                ok += 1
+            break
+    return ok / float(n) if n else 0.0

@@ -1,0 +1,86 @@
+"""``edgepose replay``: recorded poses (several sources interleaved) -> analytics -> event feed."""
+import json
+
+import pytest
+
+from edgepose.cli import main
+from edgepose.replay import replay
+from test_falls import SIZE, make_scene
+
+
+def write_recording(path, scenes):
+    """scenes: {source: frames}; interleaved by time, in the recording format."""
+    lines = []
+    for source, frames in scenes.items():
+        for i, (t, people) in enumerate(frames):
+            lines.append((t, json.dumps({"t": t, "frame": i, "source": source, "width": SIZE[1], "height": SIZE[0],
+                                         "people": [p.to_json() for p in people]})))
+    lines.sort(key=lambda x: x[0])
+    path.write_text("".join(line + "\n" for _, line in lines))
+    return len(lines)
+
+
+@pytest.fixture
+def recording(tmp_path):
+    rec = tmp_path / "poses.jsonl"
+    n = write_recording(rec, {"hall": make_scene("fall_sideways", 0)[0], "office": make_scene("sit_fast", 0)[0]})
+    return rec, n
+
+
+def test_replay_cli_writes_the_event_feed(recording, tmp_path, capsys):
+    rec, n = recording
+    out = tmp_path / "events.jsonl"
+    assert main(["replay", str(rec), "--events", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "replayed %d frames" % n in text and "2 source(s)" in text
+    feed = [json.loads(x) for x in out.read_text().splitlines()]
+    news = [c["after"] for c in feed if c["type"] == "new"]
+    assert [(e["label"], e["source"]) for e in news] == [("fall", "hall")]
+    assert set(feed[0]) == {"type", "before", "after"}
+
+
+def test_replay_is_deterministic(recording, tmp_path):
+    rec, _ = recording
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    replay(str(rec), events_path=str(a))
+    replay(str(rec), events_path=str(b))
+    assert a.read_text() == b.read_text() and a.read_text()
+
+
+def test_replay_config_thresholds_and_sinks(recording, tmp_path, capsys):
+    rec, _ = recording
+    feed = tmp_path / "sink.jsonl"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("analytics:\n  fall:\n    enabled: false\nsinks:\n  log:\n    enabled: false\n"
+                   "  jsonl:\n    enabled: true\n    path: %s\n" % feed)
+    assert main(["replay", str(rec), "--config", str(cfg)]) == 0
+    assert "no events" in capsys.readouterr().out
+    assert feed.read_text() == ""
+    cfg.write_text("analytics:\n  fall:\n    fall_confirm_s: 0.5\nsinks:\n  log:\n    enabled: false\n"
+                   "  jsonl:\n    enabled: true\n    path: %s\n" % feed)
+    assert main(["replay", str(rec), "--config", str(cfg)]) == 0
+    assert [json.loads(x)["after"]["label"] for x in feed.read_text().splitlines()][0] == "fall"
+
+
+def test_replay_config_errors_name_the_key(recording, tmp_path, capsys):
+    rec, _ = recording
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("analytics:\n  fall:\n    long_lie_seconds: 5\n")
+    assert main(["replay", str(rec), "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "analytics.fall.long_lie_seconds" in err and "unknown key" in err
+
+
+def test_truncated_last_line_is_skipped_bad_lines_are_errors(recording, tmp_path, capsys):
+    rec, n = recording
+    text = rec.read_text()
+    rec.write_text(text + '{"t": 99, "frame"')
+    assert replay(str(rec)).frames == n
+    rec.write_text('{"t": 1}\n' + text)
+    assert main(["replay", str(rec)]) == 1
+    assert ":1: not a pose recording line" in capsys.readouterr().err
+
+
+def test_missing_recording(tmp_path, capsys):
+    assert main(["replay", str(tmp_path / "none.jsonl")]) == 1
+    assert "recording not found" in capsys.readouterr().err
