@@ -1,8 +1,11 @@
 """``edgepose run SOURCE``: pose estimation on a camera, stream, video or images.
 
-Prints a summary at the end (frames, people per frame, fps, per-stage latency). ``--record`` writes
-the poses as JSON lines (the input of ``edgepose replay``), ``--out`` an annotated video, ``--show``
-opens a window. Ctrl-C or SIGTERM stops cleanly (frames in flight finish, files are closed, exit 0).
+Prints a summary at the end (frames, people per frame, fps, per-stage latency, alerts). Tracking,
+posture and fall/bad-posture alerts run on every frame (``--no-analytics`` turns them off); alerts
+are logged, ``--events`` writes the event feed, ``--config`` sets thresholds, zones and sinks (a YAML
+with ``analytics:``/``sinks:`` sections, or a full service config). ``--record`` writes the poses as
+JSON lines (the input of ``edgepose replay``), ``--out`` an annotated video, ``--show`` opens a
+window. Ctrl-C or SIGTERM stops cleanly (frames in flight finish, files are closed, exit 0).
 """
 import logging
 import signal
@@ -34,6 +37,10 @@ def add_arguments(p):
     p.add_argument("--realtime", action="store_true", help="read files at their real frame rate")
     p.add_argument("--loop", action="store_true", help="start a video / image folder again at its end")
     p.add_argument("--threads", type=int, metavar="N", help="ONNX Runtime threads (default: all cores but one)")
+    p.add_argument("--config", metavar="C.yaml", help="analytics thresholds/zones and sinks (YAML with analytics: "
+                   "and sinks: sections, or a service config)")
+    p.add_argument("--events", metavar="OUT.jsonl", help="write the alert event feed (one change per line)")
+    p.add_argument("--no-analytics", action="store_true", help="poses only: no tracking, posture or alerts")
     p.add_argument("--stats-interval", type=float, default=10.0, metavar="S",
                    help="seconds between stats log lines (0: off; default 10)")
 
@@ -57,6 +64,39 @@ def summary_lines(stats, source_name):
     return lines
 
 
+def _analytics_and_sinks(args):
+    """(analytics factory or None, built sinks, Counter of event labels) for the run's options."""
+    import collections
+
+    from ..analytics import Analyzer, AnalyticsConfig
+    from ..sinks import SinksConfig, build_sinks
+
+    if args.no_analytics:
+        if args.config or args.events:
+            raise UsageError("--no-analytics cannot be combined with --config or --events")
+        return None, [], None
+    analytics_for, sinks_cfg = (lambda source: AnalyticsConfig()), SinksConfig()
+    if args.config:
+        from ..replay import load_replay_config
+
+        analytics_for, sinks_cfg = load_replay_config(args.config)
+    if args.events:
+        data = sinks_cfg.model_dump()
+        data["jsonl"].update(enabled=True, path=args.events)
+        sinks_cfg = SinksConfig.model_validate(data)
+    counts = collections.Counter()
+
+    class _Count(object):
+        def handle(self, change, frame=None):
+            if change.get("type") == "new":
+                counts[change["after"]["label"]] += 1
+
+        def close(self, timeout=None):
+            pass
+
+    return (lambda source: Analyzer(analytics_for(source), source)), build_sinks(sinks_cfg) + [_Count()], counts
+
+
 def run(args):
     from ..pipeline import Pipeline
     from ..recording import RecordingWriter
@@ -70,7 +110,8 @@ def run(args):
         model, profile = resolve_model(args.model, args.profile)
     if args.show:
         _check_show()
-    pipe = Pipeline(args.source, model=model, engine=args.engine, profile=profile,
+    analytics, sinks, alerts = _analytics_and_sinks(args)
+    pipe = Pipeline(args.source, model=model, engine=args.engine, profile=profile, analytics=analytics, sinks=sinks,
                     size=parse_size(args.size) if args.size else None, threads=args.threads,
                     max_frames=args.max_frames, realtime=args.realtime, loop=args.loop,
                     stats_interval=args.stats_interval)
@@ -109,4 +150,8 @@ def run(args):
         print("poses: %s (%d lines)" % (args.record, recorder.frames))
     if video is not None:
         print("video: %s (%d frames)" % (args.out, video.frames))
+    if alerts is not None:
+        print("alerts: %s" % (", ".join("%s x%d" % kv for kv in sorted(alerts.items())) or "none"))
+    if args.events:
+        print("events: %s" % args.events)
     return 0
