@@ -150,10 +150,11 @@ class FrameWatchdog:
         return self._last_frame is not None and now - self._last_frame < self.max_age
 
     def check(self, now=None):
-        """Ping if frames flow (or still starting / paused for a reload); return whether it pinged."""
-        if self.starting or self.paused or self.flowing(now):
-            return bool(self.notifier.watchdog())
-        return False
+        """Ping if frames flow (or still starting / paused for a reload); return whether alive."""
+        alive = self.starting or self.paused or self.flowing(now)
+        if alive:
+            self.notifier.watchdog()
+        return alive
 
     def start(self):
         if self._thread is None:
@@ -165,13 +166,13 @@ class FrameWatchdog:
         period = max(self.interval / 4.0, 0.01)
         was_flowing = True
         while not self._stop.wait(period):
-            pinged = self.check()
-            if was_flowing and not pinged:
+            alive = self.check()
+            if was_flowing and not alive:
                 log.warning("no frame processed for %.1f s: watchdog pings stopped (systemd restarts us after %.1f s)",
                             self.max_age, self.interval)
-            elif pinged and not was_flowing:
+            elif alive and not was_flowing:
                 log.info("frames flow again: watchdog pings resumed")
-            was_flowing = pinged or not self.notifier.enabled
+            was_flowing = alive
 
     def stop(self):
         self._stop.set()

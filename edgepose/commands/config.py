@@ -1,0 +1,49 @@
+"""``edgepose config check FILE`` and ``edgepose config example``: the runtime config of ``serve``."""
+import os
+
+NAME = "config"
+HELP = "check a runtime config file, or print the commented full example"
+DESCRIPTION = """\
+check FILE   validate FILE (unknown keys are errors; every bad key is listed with its path and value)
+example      print the commented full example config (the same text as systemd/config.example.yaml)"""
+
+
+def add_arguments(p):
+    p.add_argument("action", choices=["check", "example"])
+    p.add_argument("file", nargs="?", help="config file (for check)")
+
+
+def run(args):
+    from ..config import example_yaml, load_config
+    from ..errors import UsageError
+
+    if args.action == "example":
+        print(example_yaml(), end="")
+        return 0
+    if not args.file:
+        raise UsageError("config check: give the config file, e.g. edgepose config check /etc/edgepose/config.yaml")
+    cfg = load_config(args.file)
+    print("%s: ok" % args.file)
+    for s in cfg.sources:
+        print("  source %-12s %s%s" % (s.name, s.uri, " (%d zones)" % len(s.zones) if s.zones else ""))
+    m = cfg.model
+    net = m.engine or m.model or "bundled demo model"
+    print("  model  %s%s" % (net, " (profile %s)" % m.profile if m.profile else ""))
+    for note in notes(cfg):
+        print("  note: %s" % note)
+    return 0
+
+
+def notes(cfg):
+    """Things that validate but will fail or surprise at start (missing files, tokens)."""
+    from ..http_api import is_loopback, resolve_token
+
+    out = []
+    for key in ("model", "engine"):
+        path = getattr(cfg.model, key)
+        if path and not os.path.isfile(path):
+            out.append("model.%s %s does not exist here (fine if this file is for another machine)" % (key, path))
+    if cfg.http.enabled and not is_loopback(cfg.http.host) and not resolve_token(token_file=cfg.http.token_file):
+        out.append("http.host %s needs a token at start (EDGEPOSE_HTTP_TOKEN or credential http_token); "
+                   "none is visible here" % cfg.http.host)
+    return out

@@ -1,0 +1,455 @@
+"""The daemon behind ``edgepose serve``: owns process life, nothing else.
+
+One ``Service`` runs one ``Pipeline`` per source, all sharing ONE inference backend (a
+``SharedBackend``: a single thread owns the engine and batches frames of several cameras when the
+engine has a dynamic batch). Analytics and sinks sit behind small swappable holders so a reload
+(SIGHUP) changes thresholds, zones and sinks without touching the engine.
+
+systemd: ``READY=1`` once the model is loaded and the first frame processed; ``STATUS=`` with FPS
+and people; ``WATCHDOG=1`` only while frames flow (``FrameWatchdog``); ``RELOADING=1`` / ``READY=1``
+around a reload; ``STOPPING=1`` then drain, flush sinks and exit 0 on SIGTERM/SIGINT. A source that
+fails (dead camera, unreadable files) is restarted with backoff; the others keep running.
+"""
+import logging
+import signal
+import threading
+import time
+
+from . import logsetup
+from .config import load_config
+from .errors import EdgeposeError
+from .http_api import HttpApi, LiveState, resolve_token
+from .sdnotify import FrameWatchdog, Notifier, watchdog_interval
+from .service_parts import SharedBackend, SinkHub, SourceAnalytics, SwappableDecoder, build_metrics
+
+log = logging.getLogger(__name__)
+
+MAX_RESTART_DELAY = 60.0
+
+
+class SourceRunner:
+    """One source: its ``Pipeline`` iterated on a thread; restarted with backoff when it fails."""
+
+    def __init__(self, service, source_cfg):
+        self.service = service
+        self.cfg = source_cfg
+        self.name = source_cfg.name
+        self.analytics = SourceAnalytics(service.config.analytics_for(self.name), self.name)
+        self.pipeline = None
+        self.frames = 0
+        self.people = 0
+        self.restarts = 0
+        self.finished = False      # the source ended normally (a file without loop)
+        self.events = {}           # (label, type) -> count
+        self._stop = threading.Event()
+        self._thread = None
+        self._lock = threading.Lock()
+
+    def open(self):
+        """Open the source and build its pipeline (raises on failure)."""
+        from .pipeline import Pipeline
+
+        svc = self.service
+        options = dict(self.cfg.options)
+        options["name"] = self.name
+        pipe = Pipeline(self.cfg.uri, backend=svc.backend, profile=svc.profile, decoder=svc.decoder,
+                        analytics=self.analytics, sinks=(), source_options=options,
+                        stats_interval=svc.config.logging.stats_interval_s)
+        with self._lock:
+            self.pipeline = pipe
+        return pipe
+
+    def start(self, opened=False):
+        self._thread = threading.Thread(target=self._run, args=(opened,), name="source-%s" % self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self, opened):
+        delay = self.service.config.service.restart_delay_s
+        while not self._stop.is_set():
+            try:
+                if not opened:
+                    self.open()
+                opened = False
+                for result in self.pipeline:
+                    self.service.on_result(self, result)
+                    delay = self.service.config.service.restart_delay_s
+                if not self._stop.is_set():
+                    log.info("%s: source ended", self.name)
+                    self.finished = True
+                break
+            except Exception as e:  # a dead camera must not take the process down
+                if self._stop.is_set():
+                    break
+                msg = str(e).splitlines()[0] if isinstance(e, EdgeposeError) else "%s: %s" % (type(e).__name__, e)
+                log.error("%s: pipeline failed: %s; restarting in %.1f s", self.name, msg, delay)
+                if not isinstance(e, EdgeposeError):
+                    log.debug("traceback", exc_info=True)
+            finally:
+                self._close_pipeline(timeout=1.0)
+            if self._stop.wait(delay):
+                break
+            self.restarts += 1
+            delay = min(delay * 2.0, MAX_RESTART_DELAY)
+        self.service.wake.set()
+
+    def _close_pipeline(self, timeout):
+        with self._lock:
+            pipe, self.pipeline = self.pipeline, None
+        if pipe is not None:
+            try:
+                pipe.close(timeout=timeout)
+            except Exception as e:
+                log.warning("%s: closing the pipeline: %s", self.name, e)
+
+    def request_stop(self):
+        self._stop.set()
+        with self._lock:
+            if self.pipeline is not None:
+                self.pipeline.request_stop()
+
+    def join(self, timeout):
+        th = self._thread
+        if th is not None and th.ident is not None:  # started
+            th.join(timeout)
+            return not th.is_alive()
+        return True
+
+    def stop(self, timeout):
+        self.request_stop()
+        if not self.join(timeout):
+            log.warning("%s: the pipeline did not drain within %.1f s; closing it", self.name, timeout)
+        self._close_pipeline(timeout=1.0)
+
+    @property
+    def alive(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def stats(self):
+        pipe = self.pipeline
+        return pipe.stats if pipe is not None else None
+
+    @property
+    def source(self):
+        pipe = self.pipeline
+        return pipe.source if pipe is not None else None
+
+
+class Service:
+    """``edgepose serve``. ``run()`` blocks until SIGTERM/SIGINT (or every source ended); returns 0.
+
+    config_path: the YAML file re-read on SIGHUP (None: flags only). overrides: nested dict of
+    command-line values applied over the file, at start and on every reload.
+    """
+
+    def __init__(self, config_path=None, overrides=None, notifier=None, install_signals=True):
+        self.config_path = config_path
+        self.overrides = overrides or {}
+        self.config = load_config(config_path, self.overrides)
+        self.notifier = notifier or Notifier()
+        self.install_signals = install_signals
+        self.wake = threading.Event()
+        self._stop_requested = threading.Event()
+        self._reload_requested = threading.Event()
+        self.runners = {}
+        self.backend = None
+        self.profile = None
+        self.decoder = None
+        self.sinks = None
+        self.http = None
+        self.ready = False
+        self.started = time.monotonic()
+        self.reloads = {"ok": 0, "failed": 0}
+        self.state = LiveState(stale_after=self.config.http.stale_after_s, max_events=self.config.http.max_events,
+                               annotate=_annotator(), metrics=lambda: build_metrics(self),
+                               jpeg_quality=self.config.http.jpeg_quality)
+        interval = watchdog_interval()
+        self.watchdog = FrameWatchdog(self.notifier, interval) if interval and self.notifier.enabled else None
+
+    # -- life ------------------------------------------------------------------------------------
+    def run(self):
+        self._setup_logging(self.config)
+        if self.install_signals:
+            self._install_signals()
+        if self.watchdog is not None:
+            self.watchdog.start()
+            log.info("systemd watchdog: %.1f s (pinged only while frames flow)", self.watchdog.interval)
+        try:
+            self._start_http(self.config)
+            self._load_model(self.config)
+            self.sinks = SinkHub(self.config.sinks)
+            self._start_sources(self.config.sources, first=True)
+            self._main_loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def request_stop(self):
+        self._stop_requested.set()
+        self.wake.set()
+
+    def request_reload(self):
+        self._reload_requested.set()
+        self.wake.set()
+
+    def _install_signals(self):
+        def stop(signum, _frame):
+            if self._stop_requested.is_set() and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.request_stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, lambda s, f: self.request_reload())
+
+    def _main_loop(self):
+        last_status = 0.0
+        while not self._stop_requested.is_set():
+            self.wake.wait(0.5)
+            self.wake.clear()
+            if self._stop_requested.is_set():
+                break
+            if self._reload_requested.is_set():
+                self._reload_requested.clear()
+                self.reload()
+            if not self.ready and any(r.frames for r in self.runners.values()):
+                self._become_ready()
+            now = time.monotonic()
+            if self.ready and now - last_status >= self.config.service.status_interval_s:
+                last_status = now
+                self.notifier.status(self.status_line())
+            if self.runners and all(not r.alive for r in self.runners.values()):
+                log.info("every source has ended: stopping")
+                break
+
+    def _become_ready(self):
+        self.ready = True
+        self.state.status = "running"
+        line = self.status_line()
+        self.notifier.ready(status=line)
+        log.info("ready: %s", line)
+
+    def _shutdown(self):
+        cfg = self.config.service
+        deadline = time.monotonic() + cfg.stop_timeout_s
+        self.notifier.stopping(status="stopping: draining frames and flushing sinks")
+        self.state.status = "stopping"
+        log.info("stopping: draining frames in flight, flushing sinks (within %.0f s)", cfg.stop_timeout_s)
+        runners = list(self.runners.values())
+        for r in runners:
+            r.request_stop()
+        for r in runners:
+            r.stop(max(0.2, (deadline - time.monotonic()) * 0.5))
+        if self.sinks is not None:
+            for r in runners:  # end open events so the sinks say the fall is over, not forgotten
+                self.sinks.send(r.analytics.finish(reason="stopped"), r.name)
+            self.sinks.close(max(0.5, deadline - time.monotonic()))
+        if self.http is not None:
+            self.http.stop()
+        self.state.close()
+        if self.backend is not None:
+            self.backend.close()
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        log.info("stopped")
+
+    # -- parts -----------------------------------------------------------------------------------
+    def _setup_logging(self, cfg):
+        lc = cfg.logging
+        journal = {"auto": None, "journal": True, "plain": False}[lc.format]
+        logsetup.setup(logsetup.parse_level(lc.level), journal=journal, burst=lc.repeat_burst,
+                       period=lc.repeat_period_s)
+
+    def _start_http(self, cfg):
+        hc = cfg.http
+        if not hc.enabled:
+            return
+        token = resolve_token(token_file=hc.token_file)
+        self.http = HttpApi(self.state, hc.host, hc.port, token=token).start()
+
+    def _load_model(self, cfg):
+        from .commands._common import resolve_model
+        from .pipeline import resolve_profile
+
+        m = cfg.model
+        model, engine = m.model, m.engine
+        profile = m.profile
+        if not engine:
+            model, profile = resolve_model(model, profile)
+        self.profile = resolve_profile(profile, model, engine)
+        if m.size:
+            self.profile = self.profile.with_size(tuple(m.size))
+        from .backends import open_backend
+
+        path = engine or model
+        log.info("loading %s (profile %s)", path, self.profile.name)
+        t0 = time.monotonic()
+        inner = open_backend(path, profile=self.profile, threads=m.threads)
+        max_batch = cfg.service.max_batch if cfg.service.batch else 1
+        self.backend = SharedBackend(inner, self.profile.input.name, max_batch=max_batch).activate()
+        self.decoder = SwappableDecoder(self.profile, cfg.decode_overrides())
+        log.info("model loaded in %.2f s: %s, batch %s", time.monotonic() - t0, inner.name,
+                 "up to %d" % self.backend.max_batch if self.backend.max_batch > 1 else "1")
+
+    def _start_sources(self, sources, first=False):
+        for sc in sources:
+            runner = SourceRunner(self, sc)
+            self.runners[sc.name] = runner
+            try:
+                runner.open()
+                runner.start(opened=True)
+            except EdgeposeError as e:
+                if first and len(sources) == 1:
+                    raise
+                log.error("%s: %s; retrying in the background", sc.name, str(e).splitlines()[0])
+                runner.start(opened=False)
+        self.state.set_sources(list(self.runners))
+
+    def on_result(self, runner, result):
+        """Called on each source's thread for every processed frame."""
+        runner.frames += 1
+        runner.people = len(result.people)
+        if self.watchdog is not None:
+            self.watchdog.beat()
+        self.state.publish(runner.name, result.frame.image, result.people, result.frame.t)
+        if result.events:
+            for ch in result.events:
+                after = ch.get("after") or {}
+                key = (str(after.get("label", "unknown")), str(ch.get("type", "unknown")))
+                runner.events[key] = runner.events.get(key, 0) + 1
+            # sinks first: the snapshot sink adds the snapshot path to the change /events then shows
+            self.sinks.send(result.events, runner.name, frame=result.frame.image)
+            self.state.add_events(result.events)
+        if not self.ready:
+            self.wake.set()
+
+    def status_line(self):
+        parts, fps_total, people = [], 0.0, 0
+        for r in self.runners.values():
+            st = r.stats
+            fps = st.fps if st is not None else 0.0
+            fps_total += fps
+            people += r.people
+            parts.append("%s %.1f fps %d people" % (r.name, fps, r.people) if st is not None
+                         else "%s down" % r.name)
+        return "%.1f fps, %d people | %s" % (fps_total, people, "; ".join(parts))
+
+    # -- reload ----------------------------------------------------------------------------------
+    def reload(self):
+        """Re-read the config; apply what changed; keep the old config when the new one is invalid."""
+        self.notifier.reloading()
+        if self.watchdog is not None:
+            self.watchdog.paused = True
+        self.state.status = "reloading"
+        try:
+            try:
+                new = load_config(self.config_path, self.overrides)
+            except EdgeposeError as e:
+                self.reloads["failed"] += 1
+                lines = str(e).splitlines()
+                # one record (several lines): the rate limiter must never hide one of the bad keys
+                log.error("reload refused, still running the previous config: %d problem(s):\n  %s",
+                          len(lines), "\n  ".join(lines))
+                return False
+            try:
+                self.apply(new)
+            except Exception as e:  # a reload must never take the running service down
+                self.reloads["failed"] += 1
+                log.error("reload failed part-way (%s); running with what could be applied",
+                          str(e).splitlines()[0] if str(e) else type(e).__name__)
+                log.debug("traceback", exc_info=True)
+                return False
+            self.reloads["ok"] += 1
+            return True
+        finally:
+            if self.watchdog is not None:
+                self.watchdog.paused = False
+            self.state.status = "running" if self.ready else "starting"
+            self.notifier.ready(status=self.status_line())
+
+    def apply(self, new):
+        """Apply a validated config; the engine is reloaded only when ``model`` changed."""
+        old = self.config
+        changed = [k for k in type(new).model_fields if getattr(old, k) != getattr(new, k)]
+        if not changed:
+            log.info("reload: nothing changed")
+            return
+        log.info("reload: applying changes to %s", ", ".join(changed))
+        self.config = new
+        if "logging" in changed:
+            self._setup_logging(new)
+        if "model" in changed:
+            self._swap_model(old, new)
+        else:
+            if "decode" in changed:
+                self.decoder.update(new.decode_overrides())
+                log.info("reload: decode thresholds now %s", new.decode_overrides() or "the profile's")
+            self._apply_sources(old, new)
+        if "sinks" in changed:
+            self.sinks.replace(new.sinks)
+        if "http" in changed:
+            self._swap_http(old, new)
+
+    def _swap_model(self, old, new):
+        """Load the new engine first; only when that worked stop the sources and move them over."""
+        log.info("reload: the model changed: loading it, then restarting every source on it")
+        previous = (self.backend, self.profile, self.decoder)
+        try:
+            self._load_model(new)
+        except Exception:
+            self.backend, self.profile, self.decoder = previous
+            self.config = old
+            raise
+        fresh = (self.backend, self.profile, self.decoder)
+        self.backend, self.profile, self.decoder = previous
+        for r in list(self.runners.values()):
+            r.stop(new.service.stop_timeout_s)
+        self.runners.clear()
+        previous[0].close()
+        self.backend, self.profile, self.decoder = fresh
+        self._start_sources(new.sources)
+
+    def _swap_http(self, old, new):
+        self.state.stale_after = new.http.stale_after_s
+        self.state.jpeg_quality = new.http.jpeg_quality
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
+        try:
+            self._start_http(new)
+        except Exception:
+            log.error("reload: the new http settings cannot be used; restoring the previous ones")
+            self._start_http(old)
+            raise
+
+    def _apply_sources(self, old, new):
+        old_by, new_by = {s.name: s for s in old.sources}, {s.name: s for s in new.sources}
+        for name in [n for n in old_by if n not in new_by]:
+            log.info("reload: source %s removed", name)
+            self.runners.pop(name).stop(new.service.stop_timeout_s)
+        restart = [n for n in new_by if n in old_by and
+                   (old_by[n].uri, old_by[n].options) != (new_by[n].uri, new_by[n].options)]
+        for name in restart:
+            log.info("reload: source %s changed: reopening it (same engine)", name)
+            self.runners.pop(name).stop(new.service.stop_timeout_s)
+        self._start_sources([new_by[n] for n in new_by if n not in self.runners])
+        for name, runner in self.runners.items():
+            runner.cfg = new_by[name]
+            runner.analytics.configure(new.analytics_for(name), lambda chs, n=name: self.sinks.send(chs, n))
+        self.state.set_sources(list(self.runners))
+
+
+def _annotator():
+    """draw_people from edgepose.draw when available (the overlay of snapshots and the preview)."""
+    try:
+        from .draw import draw_people
+    except ImportError:
+        log.debug("edgepose.draw is not available: snapshots show the plain frame")
+        return None
+
+    def annotate(image, people):
+        draw_people(image, people)
+        return image
+
+    return annotate
