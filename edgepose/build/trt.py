@@ -1,0 +1,174 @@
+"""The TensorRT seam of the build side: lazy import, version and capabilities, logger bridge, device info.
+
+Nothing here imports tensorrt or pycuda at module import time. ``import_trt()`` raises a one-line
+``DependencyError`` that says where TensorRT comes from on a Jetson (JetPack, not pip).
+``Capabilities.of(trt)`` says which build path the installed version takes:
+
+- 8.5 / 8.6 / 10.x ("weakly typed"): EXPLICIT_BATCH flag on 8.x only, FP16/INT8 builder flags,
+  implicit INT8 calibration (``IInt8EntropyCalibrator2``) or explicit Q/DQ models;
+- 11.x ("strongly typed"): ``NetworkDefinitionCreationFlag.STRONGLY_TYPED``, precision from the ONNX.
+"""
+import glob
+import logging
+import os
+import re
+from dataclasses import dataclass
+
+from ..errors import DependencyError, EngineError
+
+log = logging.getLogger(__name__)
+
+TRT_HINT = ("on a Jetson TensorRT comes with JetPack (apt install python3-libnvinfer; make the venv with "
+            "--system-site-packages); `pip install tensorrt` only works on x86 with a CUDA driver")
+PYCUDA_HINT = "install pycuda (`pip install pycuda`, it compiles against /usr/local/cuda) on a machine with an NVIDIA driver"
+
+
+def import_trt():
+    """The ``tensorrt`` module, or ``DependencyError``."""
+    try:
+        import tensorrt as trt
+    except Exception as e:
+        raise DependencyError("TensorRT is not importable (%s): %s" % (e, TRT_HINT))
+    return trt
+
+
+def import_cuda():
+    """``pycuda.driver`` initialised, or ``DependencyError`` (it fails to import without libcuda.so.1)."""
+    try:
+        import pycuda.driver as cuda
+
+        cuda.init()
+    except Exception as e:
+        raise DependencyError("pycuda is not usable (%s): %s" % (str(e).splitlines()[0] if str(e) else type(e).__name__,
+                                                                   PYCUDA_HINT))
+    return cuda
+
+
+def parse_version(text):
+    """``"10.3.0.26"`` -> (10, 3, 0); unknown parts are 0."""
+    nums = [int(v) for v in re.findall(r"\d+", str(text))[:3]]
+    return tuple(nums + [0] * (3 - len(nums)))
+
+
+def version_string(trt):
+    return ".".join(str(v) for v in parse_version(getattr(trt, "__version__", "0")))
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the installed TensorRT can do, derived from its version and its Python API."""
+
+    version: tuple
+    explicit_batch_flag: bool   # 8.x: networks must be created with EXPLICIT_BATCH
+    strongly_typed: bool        # 11.x: the only path; precision comes from the ONNX types
+    builder_precision_flags: bool  # BuilderFlag.FP16 / INT8 exist
+    implicit_int8: bool         # IInt8EntropyCalibrator2 exists
+    dla: bool                   # DeviceType.DLA exists in the API (the device may still have no DLA core)
+    timing_cache: bool
+
+    @property
+    def path(self):
+        return "strongly-typed" if self.strongly_typed else "weakly-typed"
+
+    @classmethod
+    def of(cls, trt):
+        v = parse_version(getattr(trt, "__version__", "0"))
+        if v < (8, 5, 0):
+            raise DependencyError("TensorRT %s is too old: edgepose needs 8.5 or newer (JetPack 5.1+)"
+                                  % ".".join(map(str, v)))
+        bflag = getattr(trt, "BuilderFlag", None)
+        return cls(
+            version=v,
+            explicit_batch_flag=v[0] < 10,
+            strongly_typed=v[0] >= 11,
+            builder_precision_flags=hasattr(bflag, "FP16") and hasattr(bflag, "INT8"),
+            implicit_int8=hasattr(trt, "IInt8EntropyCalibrator2"),
+            dla=hasattr(getattr(trt, "DeviceType", None), "DLA"),
+            timing_cache=hasattr(getattr(trt, "IBuilderConfig", None), "create_timing_cache"),
+        )
+
+    def describe(self):
+        """Lines saying what this TensorRT supports."""
+        v = ".".join(map(str, self.version))
+        lines = ["TensorRT %s: %s build path" % (v, self.path)]
+        if self.strongly_typed:
+            lines.append("  precision from the ONNX: fp32 model, fp16 via `edgepose prepare --fp16`, "
+                         "int8 via a Q/DQ model from `edgepose quantize`")
+        else:
+            lines.append("  fp32, fp16, int8 with calibration (--calib) or a Q/DQ model, best")
+        lines.append("  DLA API: %s; timing cache: %s" % ("yes" if self.dla else "no", "yes" if self.timing_cache else "no"))
+        return lines
+
+
+_LOGGER = {}
+
+
+def get_logger(trt, verbose=False):
+    """One ``trt.ILogger`` per process bridged into ``logging`` (each distinct warning shown once)."""
+    key = id(trt)
+    if key in _LOGGER:
+        return _LOGGER[key]
+    sev = trt.ILogger.Severity
+    levels = {sev.INTERNAL_ERROR: logging.CRITICAL, sev.ERROR: logging.ERROR, sev.WARNING: logging.WARNING,
+              sev.INFO: logging.DEBUG, sev.VERBOSE: logging.DEBUG}
+    trt_log = logging.getLogger("edgepose.tensorrt")
+
+    class LoggingBridge(trt.ILogger):
+        def __init__(self):
+            trt.ILogger.__init__(self)
+            self.seen = set()
+
+        def log(self, severity, msg):
+            level = levels.get(severity, logging.INFO)
+            if level == logging.WARNING:
+                if msg in self.seen:
+                    return
+                self.seen.add(msg)
+            trt_log.log(level, "%s", msg)
+
+    _LOGGER[key] = LoggingBridge()
+    return _LOGGER[key]
+
+
+def parser_errors(parser):
+    """Every error the ONNX parser recorded, as text lines."""
+    return [str(parser.get_error(i)) for i in range(parser.num_errors)]
+
+
+def has_cuda_device():
+    """True when an NVIDIA driver and device look present (device nodes or libcuda), without touching CUDA."""
+    if glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/nvhost-ctrl-gpu") or os.path.exists("/dev/nvgpu"):
+        return True
+    return False
+
+
+def jetson_model():
+    """The SoC/board name from the device tree (Jetson), or None."""
+    for p in ("/proc/device-tree/model", "/sys/firmware/devicetree/base/model"):
+        try:
+            with open(p, "rb") as f:
+                return f.read().decode("ascii", "replace").strip("\x00 \n")
+        except OSError:
+            continue
+    return None
+
+
+def device_info(cuda=None, index=0):
+    """``{"name", "compute_capability", "soc"}`` of CUDA device ``index`` (pycuda), or EngineError."""
+    cuda = cuda or import_cuda()
+    try:
+        dev = cuda.Device(index)
+        major, minor = dev.compute_capability()
+        name = dev.name()
+    except Exception as e:
+        raise EngineError("CUDA device %d is not usable (%s): check the NVIDIA driver with nvidia-smi/tegrastats"
+                          % (index, e))
+    return {"name": str(name), "compute_capability": "%d.%d" % (major, minor), "soc": jetson_model()}
+
+
+def device_tag(info, dla_core=None):
+    """Short file-name form of the device: ``orin``, ``geforce-rtx-3060``, ``orin-dla0``."""
+    name = str(info.get("name") or "gpu").lower()
+    name = re.sub(r"^nvidia\s+", "", name)
+    tag = re.sub(r"[^a-z0-9]+", "-", name).strip("-") or "gpu"
+    return tag + ("-dla%d" % dla_core if dla_core is not None else "")

@@ -1,0 +1,181 @@
+"""``edgepose doctor``: what this machine has (TensorRT, CUDA, pycuda, DLA, OpenCV, cameras) and can do."""
+import glob
+import logging
+import os
+import platform
+import re
+
+NAME = "doctor"
+HELP = "report TensorRT, CUDA/pycuda, DLA, OpenCV (GStreamer/V4L2/FFMPEG) and cameras, and what works here"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p):
+    pass
+
+
+def check_tensorrt():
+    """``{"ok", "version", "lines"}`` (imports tensorrt, creates nothing)."""
+    from ..build.trt import Capabilities, TRT_HINT, import_trt
+    from ..errors import DependencyError, EdgeposeError
+
+    try:
+        trt = import_trt()
+    except DependencyError as e:
+        cause = getattr(e, "__cause__", None) or getattr(e, "__context__", None)
+        why = str(cause).splitlines()[0] if cause is not None and str(cause) else "not importable"
+        return {"ok": False, "version": None, "trt": None,
+                "lines": ["TensorRT: missing (%s)" % why, "  " + TRT_HINT]}
+    try:
+        caps = Capabilities.of(trt)
+    except EdgeposeError as e:
+        return {"ok": False, "version": getattr(trt, "__version__", "?"), "trt": None, "lines": ["TensorRT: %s" % e]}
+    return {"ok": True, "version": trt.__version__, "trt": trt, "caps": caps, "lines": caps.describe()}
+
+
+def check_cuda():
+    """``{"ok", "devices": [info], "lines"}`` through pycuda (lazily; fails cleanly without a driver)."""
+    from ..build.trt import PYCUDA_HINT, has_cuda_device, import_cuda, jetson_model
+    from ..errors import DependencyError
+
+    lines = []
+    nodes = has_cuda_device()
+    soc = jetson_model()
+    if soc:
+        lines.append("board: %s" % soc)
+    if os.path.exists("/usr/local/cuda"):
+        ver = _read_first(["/usr/local/cuda/version.json", "/usr/local/cuda/version.txt"])
+        lines.append("CUDA toolkit: /usr/local/cuda%s" % (" (%s)" % ver if ver else ""))
+    else:
+        lines.append("CUDA toolkit: /usr/local/cuda not found")
+    try:
+        cuda = import_cuda()
+        n = cuda.Device.count()
+    except (DependencyError, Exception) as e:
+        cause = e.__context__ if isinstance(e, DependencyError) and e.__context__ is not None else e
+        msg = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        lines.append("pycuda: not usable (%s)" % msg)
+        lines.append("  " + PYCUDA_HINT)
+        lines.append("NVIDIA device nodes: %s" % ("present" if nodes else "none"))
+        return {"ok": False, "devices": [], "lines": lines}
+    devices = []
+    for i in range(n):
+        d = cuda.Device(i)
+        cc = "%d.%d" % d.compute_capability()
+        devices.append({"name": d.name(), "compute_capability": cc})
+        lines.append("GPU %d: %s (compute capability %s, %.1f GiB)" % (i, d.name(), cc, d.total_memory() / 2.0 ** 30))
+    lines.insert(0, "pycuda: %s, CUDA driver %s" % (_pkg_version("pycuda"), ".".join(map(str, cuda.get_driver_version_tuple()))
+                                                    if hasattr(cuda, "get_driver_version_tuple") else cuda.get_version()))
+    return {"ok": n > 0, "devices": devices, "lines": lines}
+
+
+def dla_cores(trt):
+    """Number of DLA cores (creates a trt.Builder: call only when a CUDA device exists)."""
+    from ..build.trt import get_logger
+
+    builder = trt.Builder(get_logger(trt))
+    return int(builder.num_DLA_cores) if builder is not None else 0
+
+
+def check_opencv():
+    try:
+        import cv2
+    except Exception as e:
+        return {"ok": False, "gstreamer": False, "lines": ["OpenCV: missing (%s): pip install opencv-python-headless, "
+                                                           "or use JetPack's (venv --system-site-packages)" % e]}
+    info = cv2.getBuildInformation()
+    found = {}
+    for key in ("GStreamer", "V4L/V4L2", "FFMPEG"):
+        m = re.search(r"^\s*%s:\s*(.+)$" % re.escape(key), info, re.M)
+        found[key] = bool(m) and m.group(1).strip().upper().startswith("YES")
+    lines = ["OpenCV %s: GStreamer %s, V4L2 %s, FFMPEG %s" % (cv2.__version__, *("yes" if found[k] else "no"
+                                                                            for k in ("GStreamer", "V4L/V4L2", "FFMPEG")))]
+    if not found["GStreamer"]:
+        lines.append("  no GStreamer: CSI cameras (csi://N) and hardware RTSP decoding need JetPack's OpenCV "
+                     "(pip's opencv-python has none; make the venv with --system-site-packages)")
+    return {"ok": True, "gstreamer": found["GStreamer"], "v4l2": found["V4L/V4L2"], "ffmpeg": found["FFMPEG"],
+            "lines": lines}
+
+
+def check_cameras():
+    cams = sorted(glob.glob("/dev/video*"))
+    return {"cameras": cams, "lines": ["cameras: %s" % (", ".join(cams) if cams else "no /dev/video* device")]}
+
+
+def _pkg_version(name):
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:
+        return "?"
+
+
+def _read_first(paths):
+    for p in paths:
+        try:
+            with open(p) as f:
+                text = f.read()
+            m = re.search(r"\d+\.\d+(\.\d+)?", text)
+            return m.group(0) if m else None
+        except OSError:
+            continue
+    return None
+
+
+def diagnose():
+    """All checks: ``(lines, summary dict)``. Never raises, never creates a TensorRT runtime without a GPU."""
+    lines = ["edgepose doctor on %s %s, Python %s" % (platform.system(), platform.machine(), platform.python_version())]
+    t = check_tensorrt()
+    c = check_cuda()
+    lines += t["lines"] + c["lines"]
+    dla = None
+    if t["ok"] and c["ok"]:
+        try:
+            dla = dla_cores(t["trt"])
+            lines.append("DLA cores: %d" % dla)
+        except Exception as e:
+            lines.append("DLA cores: unknown (%s)" % e)
+    o = check_opencv()
+    cams = check_cameras()
+    lines += o["lines"] + cams["lines"]
+    try:
+        import onnxruntime as ort
+
+        lines.append("ONNX Runtime %s: providers %s" % (ort.__version__, ", ".join(ort.get_available_providers())))
+        have_ort = True
+    except Exception as e:
+        lines.append("ONNX Runtime: missing (%s)" % e)
+        have_ort = False
+    can = []
+    if have_ort:
+        can.append("run .onnx models on the CPU (ONNX Runtime); prepare and quantize models")
+    if t["ok"] and c["ok"]:
+        caps = t["caps"]
+        can.append("build and run TensorRT engines (%s)" % ("precision from the ONNX: fp32/fp16/Q/DQ int8"
+                                                            if caps.strongly_typed else "fp32/fp16/int8/best"))
+        if dla:
+            can.append("build DLA engines (--dla 0..%d)" % (dla - 1))
+    else:
+        can.append("NOT build or run TensorRT engines here (%s)" % (
+            "TensorRT is missing" if not t["ok"] else "no usable CUDA device/pycuda"))
+    if o["ok"]:
+        src = ["video files", "image folders"]
+        if o.get("v4l2"):
+            src.append("USB cameras (/dev/videoN)")
+        if o.get("ffmpeg"):
+            src.append("RTSP (FFMPEG)")
+        if o.get("gstreamer"):
+            src.append("CSI cameras and GStreamer pipelines")
+        can.append("read " + ", ".join(src))
+    lines.append("so this machine can:")
+    lines += ["  - " + s for s in can]
+    return lines, {"tensorrt": t["version"], "cuda": c["ok"], "dla_cores": dla, "gstreamer": o.get("gstreamer", False),
+                   "cameras": cams["cameras"]}
+
+
+def run(args):
+    lines, _ = diagnose()
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,303 @@
+"""Prepare an ONNX pose model for TensorRT: batch and input size, folding, profile check, verification.
+
+``prepare(src, out, profile, size=None, batch=None, fp16=False)`` (onnx-graphsurgeon):
+
+1. sets the input's batch dimension (a fixed N, or a symbolic one for a dynamic range) and H, W (which
+   must be multiples of the output strides: ``Profile.with_size`` checks that);
+2. folds constants, removes dead nodes, sorts topologically, re-infers shapes;
+3. checks the graph's inputs/outputs against the profile (names, channels, output sizes = input / stride)
+   and says exactly what does not match;
+4. optionally converts the model to float16 (inputs/outputs stay float32 through Cast nodes) for
+   TensorRT 11's strongly typed builds, where precision comes from the ONNX types;
+5. verifies the prepared model against the original on ONNX Runtime and reports the max abs difference.
+"""
+import collections
+import logging
+import os
+
+import numpy as np
+
+from .errors import ConfigError, ModelError, ProfileError, UsageError
+from .inspect_model import match_profile
+
+log = logging.getLogger(__name__)
+
+BATCH_DIM = "batch"
+
+BatchRange = collections.namedtuple("BatchRange", "min opt max")
+BatchRange.dynamic = property(lambda self: not (self.min == self.opt == self.max))
+BatchRange.__str__ = lambda self: (
+    "dynamic:%d,%d,%d" % tuple(self) if self.dynamic else str(self.min))
+
+
+def parse_batch(text):
+    """``"4"`` -> BatchRange(4, 4, 4); ``"dynamic:1,2,8"`` -> BatchRange(1, 2, 8); None -> None."""
+    if text is None or isinstance(text, BatchRange):
+        return text
+    s = str(text).strip().lower()
+    try:
+        if s.startswith("dynamic:"):
+            lo, opt, hi = (int(v) for v in s[len("dynamic:"):].split(","))
+        else:
+            lo = opt = hi = int(s)
+        if not 1 <= lo <= opt <= hi:
+            raise ValueError
+    except ValueError:
+        raise UsageError("--batch %r: expected N (>= 1) or dynamic:MIN,OPT,MAX with 1 <= MIN <= OPT <= MAX, "
+                         "e.g. --batch 1 or --batch dynamic:1,2,4" % (text,))
+    return BatchRange(lo, opt, hi)
+
+
+def sha256_file(path, chunk=1 << 20):
+    """Hex sha256 of a file."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_model(path):
+    import onnx
+
+    if not os.path.isfile(path):
+        raise ModelError("%s: file not found" % path)
+    try:
+        return onnx.load(path)
+    except Exception as e:
+        raise ModelError("%s: not a readable ONNX model (%s)" % (path, e))
+
+
+def graph_io(model):
+    """``(inputs, outputs)``: lists of ``(name, shape)`` of an ``onnx.ModelProto`` (dims int or str)."""
+    init = {i.name for i in model.graph.initializer}
+
+    def shape(vi):
+        return tuple(d.dim_param or (d.dim_value if d.HasField("dim_value") else "?")
+                     for d in vi.type.tensor_type.shape.dim)
+
+    return ([(i.name, shape(i)) for i in model.graph.input if i.name not in init],
+            [(o.name, shape(o)) for o in model.graph.output])
+
+
+def _nhwc(layout, n, h, w, c):
+    return [n, h, w, c] if layout == "NHWC" else [n, c, h, w]
+
+
+def _channels(shape, layout):
+    if len(shape) != 4:
+        return None
+    c = shape[3] if layout == "NHWC" else shape[1]
+    return c if isinstance(c, int) and c > 0 else None
+
+
+def check_io(model, profile, size, batch, where="model"):
+    """Reasons the model's I/O does not fit ``profile`` at ``size`` and ``batch`` (empty list: fits)."""
+    ins, outs = graph_io(model)
+    why = match_profile(ins, outs, profile)
+    if why:
+        return why
+    h, w = size
+    want_b = BATCH_DIM if batch is not None and batch.dynamic else (batch.min if batch else None)
+    got_in = dict(ins)[profile.input.name]
+    want_in = _nhwc(profile.input.layout, want_b, h, w, 3)
+    for i, (g, e) in enumerate(zip(got_in, want_in)):
+        if e is not None and g != e:
+            why.append("%s: input %r dim %d is %r, expected %r (shape %s)"
+                       % (where, profile.input.name, i, g, e, list(got_in)))
+    out = dict(outs)
+    lay = profile.outputs.layout
+    for what, spec in (("heatmap", profile.outputs.heatmap), ("paf", profile.outputs.paf)):
+        got = out[spec.name]
+        want = _nhwc(lay, want_b, h // spec.stride, w // spec.stride, _channels(got, lay))
+        for i, (g, e) in enumerate(zip(got, want)):
+            if e is not None and g != e:
+                why.append("%s: %s output %r dim %d is %r, expected %r for input %dx%d at stride %d (shape %s)"
+                           % (where, what, spec.name, i, g, e, h, w, spec.stride, list(got)))
+    return why
+
+
+def _set_io_shapes(graph, profile, size, batch):
+    """Set the input's and outputs' shapes; clear intermediate shapes so that they are re-inferred."""
+    h, w = size
+    b = BATCH_DIM if batch.dynamic else batch.min
+    inputs = {t.name: t for t in graph.inputs}
+    if profile.input.name not in inputs:
+        raise ProfileError("profile %s: input %r not found in the model (model has %s)"
+                           % (profile.name, profile.input.name, sorted(inputs)))
+    inputs[profile.input.name].shape = _nhwc(profile.input.layout, b, h, w, 3)
+    # Output shapes are left to shape inference, then compared with what the profile expects.
+    io = set(inputs)
+    for t in graph.outputs:
+        t.shape = None
+    for t in graph.tensors().values():
+        if t.name not in io and not hasattr(t, "values"):
+            t.shape = None
+
+
+def to_float16(graph):
+    """Make a float32 graph float16 inside, with float32 inputs/outputs through Cast nodes (in place)."""
+    import onnx
+    import onnx_graphsurgeon as gs
+
+    f32, f16 = np.dtype(np.float32), np.dtype(np.float16)
+    # Inputs that ONNX requires to be float32 whatever the data type (Resize roi/scales, Upsample scales).
+    keep = set()
+    for node in graph.nodes:
+        if node.op == "Resize":
+            keep.update(t.name for t in node.inputs[1:3])
+        elif node.op == "Upsample":
+            keep.update(t.name for t in node.inputs[1:2])
+    for t in graph.tensors().values():
+        if t.name in keep:
+            continue
+        if isinstance(t, gs.Constant) and t.values.dtype == f32:
+            t.values = t.values.astype(np.float16)
+        elif isinstance(t, gs.Variable) and t.dtype is not None and np.dtype(t.dtype) == f32:
+            t.dtype = f16
+    for node in graph.nodes:
+        if node.op == "Cast" and node.attrs.get("to") == onnx.TensorProto.FLOAT:
+            node.attrs["to"] = onnx.TensorProto.FLOAT16
+    new_inputs = []
+    for t in graph.inputs:
+        if t.dtype is not None and np.dtype(t.dtype) == f16:
+            outer = gs.Variable(t.name, dtype=f32, shape=t.shape)
+            t.name = t.name + "/fp16"
+            graph.nodes.append(gs.Node("Cast", name=t.name + "/cast", attrs={"to": onnx.TensorProto.FLOAT16},
+                                       inputs=[outer], outputs=[t]))
+            new_inputs.append(outer)
+        else:
+            new_inputs.append(t)
+    graph.inputs = new_inputs
+    new_outputs = []
+    for t in graph.outputs:
+        if t.dtype is not None and np.dtype(t.dtype) == f16:
+            outer = gs.Variable(t.name, dtype=f32, shape=t.shape)
+            t.name = t.name + "/fp16"
+            graph.nodes.append(gs.Node("Cast", name=t.name + "/cast", attrs={"to": onnx.TensorProto.FLOAT},
+                                       inputs=[t], outputs=[outer]))
+            new_outputs.append(outer)
+        else:
+            new_outputs.append(t)
+    graph.outputs = new_outputs
+    return graph
+
+
+def prepare_model(model, profile, size=None, batch=None, fp16=False):
+    """Prepared ``onnx.ModelProto`` (see the module doc). Raises ``ProfileError`` naming each mismatch."""
+    import onnx
+    import onnx_graphsurgeon as gs
+
+    size = tuple(size or profile.input.size)
+    try:
+        prof = profile.with_size(size)  # refuses H, W that are not multiples of the strides
+    except ConfigError as e:
+        raise ProfileError("--size %dx%d: %s" % (size[0], size[1], str(e).split(": ")[-1]))
+    batch = parse_batch(batch) or BatchRange(1, 1, 1)
+    graph = gs.import_onnx(model)
+    _set_io_shapes(graph, prof, size, batch)
+    log.info("folding constants (%d nodes)", len(graph.nodes))
+    graph.fold_constants().cleanup(remove_unused_graph_inputs=False).toposort()
+    if fp16:
+        to_float16(graph)
+        graph.cleanup().toposort()
+    out = gs.export_onnx(graph)
+    out.ir_version = model.ir_version
+    try:
+        out = onnx.shape_inference.infer_shapes(out, strict_mode=False)
+    except Exception as e:  # shapes are a help for the check, not required by TensorRT
+        log.warning("shape inference failed (%s); the I/O check uses the declared shapes", e)
+    why = check_io(out, prof, size, batch, where="prepared model")
+    if why:
+        raise ProfileError("profile %s does not match %s: %s" % (profile.name, model.graph.name or "the model",
+                                                                 "; ".join(why)))
+    log.info("prepared: %d nodes (was %d)", len(out.graph.node), len(model.graph.node))
+    return out
+
+
+def _relaxed(model):
+    """A copy of ``model`` whose input/output dims are all symbolic (so ONNX Runtime accepts any size)."""
+    import onnx
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for vi in list(m.graph.input) + list(m.graph.output):
+        for i, d in enumerate(vi.type.tensor_type.shape.dim):
+            d.dim_param = "%s_%d" % (vi.name.replace(":", "_").replace("/", "_"), i)
+    del m.graph.value_info[:]
+    return m
+
+
+def _session(model):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def verify(original, prepared, profile, size, batch, seed=0):
+    """Run both models on the same random input; ``{output name: max abs diff}``.
+
+    Raises ``ModelError`` when the prepared model does not run (or does not match the original's outputs);
+    returns ``None`` when the original itself cannot run at this size on ONNX Runtime.
+    """
+    batch = parse_batch(batch) or BatchRange(1, 1, 1)
+    h, w = size
+    rng = np.random.default_rng(seed)
+    shape = _nhwc(profile.input.layout, batch.opt, h, w, 3)
+    x = (rng.random(shape, dtype=np.float32) * 255.0 * profile.input.scale + profile.input.offset).astype(np.float32)
+    feed = {profile.input.name: x}
+    try:
+        got = _session(prepared).run(None, feed)
+    except Exception as e:
+        raise ModelError("prepared model does not run on ONNX Runtime: %s" % (str(e).splitlines()[0],))
+    names = [o.name for o in prepared.graph.output]
+    ref = None
+    for candidate in (original, _relaxed(original)):
+        try:
+            ref = _session(candidate).run(names, feed)
+            break
+        except Exception as e:
+            log.debug("original model does not run as is: %s", e)
+    if ref is None:
+        return None
+    diffs = {}
+    for n, a, b in zip(names, ref, got):
+        if a.shape != b.shape:
+            raise ModelError("prepared model output %r has shape %s, the original %s" % (n, a.shape, b.shape))
+        diffs[n] = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
+    return diffs
+
+
+def prepare(src, out, profile, size=None, batch=None, fp16=False, check=True):
+    """Prepare ``src`` into ``out`` (written atomically); returns a report dict (sizes, diffs, node counts)."""
+    import onnx
+
+    from .profiles import load_profile
+
+    profile = load_profile(profile)
+    size = tuple(size or profile.input.size)
+    batch = parse_batch(batch) or BatchRange(1, 1, 1)
+    model = load_model(src)
+    prepared = prepare_model(model, profile, size=size, batch=batch, fp16=fp16)
+    diffs = None
+    if check:
+        log.info("verifying the prepared model against the original on ONNX Runtime")
+        try:
+            diffs = verify(model, prepared, profile, size, batch)
+        except ModelError:
+            if not fp16:
+                raise
+            log.warning("ONNX Runtime (CPU) cannot run this float16 model; verification skipped")
+            diffs = None
+    folder = os.path.dirname(os.path.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, ".%s.tmp" % os.path.basename(out))
+    onnx.save(prepared, tmp)
+    os.replace(tmp, out)
+    return {"out": out, "size": size, "batch": str(batch), "fp16": bool(fp16),
+            "nodes_before": len(model.graph.node), "nodes_after": len(prepared.graph.node),
+            "inputs": graph_io(prepared)[0], "outputs": graph_io(prepared)[1], "max_abs_diff": diffs}

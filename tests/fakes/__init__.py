@@ -1,0 +1,1 @@
+"""Fake ``tensorrt`` and ``pycuda`` modules for logic tests. Test-only: the package never imports these."""

