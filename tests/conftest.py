@@ -1,8 +1,11 @@
 import os
+import sys
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# tests/ on the path, also for tests/gpu/, so helper modules (tiny_bpnet, maps, fakes) import by name.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared"))
 
 
