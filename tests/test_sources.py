@@ -18,12 +18,7 @@ from fakes.fake_camera import CameraFactory, FakeCamera, frame_number  # noqa: E
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def shared_path(*parts):
-    """Path under ../shared, or skip (same rule as conftest.shared_path)."""
-    p = os.path.join(ROOT, "..", "shared", *parts)
-    if not os.path.exists(p):
-        pytest.skip("shared test data not found: %s" % p)
-    return p
+from conftest import shared_path  # noqa: E402
 
 
 def write_video(path, n=10, fps=20.0, size=(48, 64)):

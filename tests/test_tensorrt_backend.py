@@ -22,7 +22,9 @@ def fakes(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", ftrt)
     monkeypatch.setitem(sys.modules, "pycuda", pkg)
     monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
-    monkeypatch.setattr(mod, "_LOGGER", None)
+    import edgepose.build.trt as build_trt
+
+    monkeypatch.setattr(build_trt, "_LOGGER", {})
     checks = []
 
     def fake_check(path, trt_version, device_name, cc):

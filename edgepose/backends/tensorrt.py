@@ -23,7 +23,6 @@ from .base import Backend, TensorInfo
 
 log = logging.getLogger(__name__)
 
-_LOGGER = None
 
 
 def import_tensorrt():
@@ -45,30 +44,10 @@ def import_pycuda():
 
 
 def trt_logger(trt):
-    """One TensorRT logger for the process, forwarding to ``logging`` (each distinct warning once)."""
-    global _LOGGER
-    if _LOGGER is not None:
-        return _LOGGER
-    trt_log = logging.getLogger("edgepose.tensorrt")
-    sev = trt.ILogger.Severity
-    levels = {sev.INTERNAL_ERROR: logging.CRITICAL, sev.ERROR: logging.ERROR, sev.WARNING: logging.WARNING,
-              sev.INFO: logging.DEBUG, sev.VERBOSE: logging.DEBUG}
+    """The process's TensorRT logger, bridged into ``logging`` (shared with the build side)."""
+    from ..build.trt import get_logger
 
-    class _Bridge(trt.ILogger):
-        def __init__(self):
-            trt.ILogger.__init__(self)
-            self.seen = set()
-
-        def log(self, severity, msg):
-            level = levels.get(severity, logging.INFO)
-            if level == logging.WARNING:
-                if msg in self.seen:
-                    return
-                self.seen.add(msg)
-            trt_log.log(level, "%s", msg)
-
-    _LOGGER = _Bridge()
-    return _LOGGER
+    return get_logger(trt)
 
 
 def check_sidecar(engine_path, trt_version, device_name, compute_capability):
