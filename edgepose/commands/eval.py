@@ -1,0 +1,77 @@
+"""``edgepose eval --coco ANN.json --images DIR``: OKS AP of a model on a COCO keypoint set."""
+import json
+import logging
+import os
+
+from ..errors import UsageError
+from ._common import resolve_model
+
+NAME = "eval"
+HELP = "measure a model's COCO keypoint AP (OKS) on an annotated image set (17- or 18-keypoint COCO file)"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p):
+    p.add_argument("--coco", required=True, metavar="ANN.json", help="COCO person-keypoint annotation file")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder holding the images' file_name")
+    p.add_argument("--model", help="ONNX model or TensorRT engine (default: the bundled demo model)")
+    p.add_argument("--profile", help="model profile name or YAML (default: the bundled model's, or guessed)")
+    p.add_argument("--json", metavar="OUT", help="also write the metrics as JSON to OUT")
+    p.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime (default: all cores)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N images (by id)")
+
+
+def _pick_profile(model, profile):
+    from ..profiles import load_profile
+
+    if profile:
+        return load_profile(profile)
+    if not model.lower().endswith(".onnx"):
+        raise UsageError("%s: give --profile for a TensorRT engine (e.g. --profile tao-bpnet)" % model)
+    from ..inspect_model import guess_profiles
+
+    ins, _, fits = guess_profiles(model)
+    ok = [n for n, why in fits.items() if not why]
+    # Prefer a profile whose input size is the model's own (fixed H, W), e.g. edgepose-demo vs tao-bpnet.
+    ok.sort(key=lambda n: not _size_fits(ins, load_profile(n)))
+    if not ok:
+        raise UsageError("%s: no built-in profile matches this model; pass --profile NAME|FILE.yaml "
+                         "(see `edgepose inspect %s`)" % (model, model))
+    log.info("profile: %s (matched from the model's inputs/outputs)", ok[0])
+    return load_profile(ok[0])
+
+
+def _size_fits(inputs, prof):
+    shapes = {n: s for n, s in inputs}
+    s = shapes.get(prof.input.name)
+    if not s or len(s) != 4:
+        return False
+    hw = s[1:3] if prof.input.layout == "NHWC" else s[2:4]
+    return all(not isinstance(d, int) or d == want for d, want in zip(hw, prof.input.size))
+
+
+def run(args):
+    from ..evaluate import CocoKeypoints, evaluate, format_table, run_model
+
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads %d: expected a positive number" % args.threads)
+    model, profile = resolve_model(args.model, args.profile)
+    prof = _pick_profile(model, profile)
+    coco = CocoKeypoints.load(args.coco)
+    log.info("eval: %s on %s (%d images, %d keypoints per person, profile %s)",
+             os.path.basename(model), args.coco, len(coco.images), coco.num_keypoints, prof.name)
+    dets = run_model(coco, args.images, model, prof, threads=args.threads, limit=args.limit)
+    if args.limit:
+        coco.images = {i: coco.images[i] for i in sorted(coco.images)[:args.limit]}
+        coco.gts = {i: coco.gts[i] for i in coco.images}
+    metrics = evaluate(coco, dets)
+    metrics.update(model=model, profile=prof.name, annotations=args.coco)
+    print(format_table(metrics))
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(metrics, f, indent=2)
+        os.replace(tmp, args.json)
+        print("metrics written to %s" % args.json)
+    return 0
