@@ -72,7 +72,7 @@ def resolve_profile(profile, model=None, engine=None):
         if not os.path.isfile(engine):
             raise ModelError("%s: engine file not found (build one with `edgepose build MODEL.onnx --profile P`)" % engine)
         try:
-            from .build.sidecar import read_sidecar
+            from .engine.sidecar import read_sidecar
 
             name = read_sidecar(engine).get("profile")
         except (ImportError, EdgeposeError):

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from edgepose.build.builder import BuildOptions, build_engine, engine_file_name, onnx_precision, plan_precision
-from edgepose.build.sidecar import check_sidecar, read_sidecar
-from edgepose.build.trt import Capabilities
+from edgepose.engine.builder import BuildOptions, build_engine, engine_file_name, onnx_precision, plan_precision
+from edgepose.engine.sidecar import check_sidecar, read_sidecar
+from edgepose.engine.trt import Capabilities
 from edgepose.errors import EngineError, UsageError
 from edgepose.onnxprep import BatchRange, prepare
 from fakes import fake_pycuda, fake_tensorrt
@@ -223,7 +223,7 @@ def test_check_sidecar_refuses_mismatches_with_the_rebuild_command(fakes, models
 def test_sidecar_module_does_not_import_tensorrt():
     import ast
 
-    import edgepose.build.sidecar as sc
+    import edgepose.engine.sidecar as sc
 
     tree = ast.parse(open(sc.__file__).read())
     mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
@@ -248,8 +248,8 @@ def test_build_modules_import_without_tensorrt_or_pycuda():
 
     code = ("import sys; sys.modules['tensorrt'] = None; sys.modules['pycuda'] = None; "
             "sys.modules['pycuda.driver'] = None\n"
-            "import edgepose.build.builder, edgepose.build.calibrator, edgepose.build.quantize, "
-            "edgepose.build.sidecar, edgepose.build.calibset, edgepose.build.trt, edgepose.onnxprep\n"
+            "import edgepose.engine.builder, edgepose.engine.calibrator, edgepose.engine.quantize, "
+            "edgepose.engine.sidecar, edgepose.engine.calibset, edgepose.engine.trt, edgepose.onnxprep\n"
             "from edgepose.cli import main\n"
             "for c in ('build', 'prepare', 'quantize', 'calib', 'doctor'):\n"
             "    try:\n        main([c, '--help'])\n    except SystemExit as e:\n        assert e.code == 0, c\n"
@@ -260,7 +260,7 @@ def test_build_modules_import_without_tensorrt_or_pycuda():
 
 @pytest.mark.parametrize("version,flags", [("11.4.0", []), ("10.3.0", ["INT8"])])
 def test_qdq_model_builds_int8_without_calibrator(fakes, models, tmp_path, version, flags):
-    from edgepose.build.quantize import quantize
+    from edgepose.engine.quantize import quantize
 
     qdq = str(tmp_path / "tiny.int8.onnx")
     quantize(models["fixed"], qdq, "tao-bpnet", models["images"], method="minmax", count=3)

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgepose.build.calibrator import CalibrationSet
-from edgepose.build.calibset import collect
+from edgepose.engine.calibrator import CalibrationSet
+from edgepose.engine.calibset import collect
 from edgepose.errors import UsageError
 from tiny_bpnet import make_images
 

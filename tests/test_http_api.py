@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgepose.errors import ConfigError
-from edgepose.http_api import (HttpApi, LiveState, Metric, authorized, check_bind, is_loopback,
+from edgepose.service.http_api import (HttpApi, LiveState, Metric, authorized, check_bind, is_loopback,
                                render_prometheus, resolve_token)
 
 cv2 = pytest.importorskip("cv2")

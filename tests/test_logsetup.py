@@ -2,7 +2,7 @@
 import io
 import logging
 
-from edgepose.logsetup import JournalFormatter, RateLimitFilter, parse_level, setup, syslog_priority, under_systemd
+from edgepose.service.logsetup import JournalFormatter, RateLimitFilter, parse_level, setup, syslog_priority, under_systemd
 
 
 def record(msg, level=logging.ERROR, name="edgepose.sources", args=()):

@@ -5,7 +5,7 @@ import numpy as np
 import onnx
 import pytest
 
-from edgepose.build.quantize import check_qdq, quantize
+from edgepose.engine.quantize import check_qdq, quantize
 from edgepose.errors import UsageError
 from tiny_bpnet import HEATMAP, INPUT, PAF, make_images, make_tiny_bpnet
 
@@ -71,7 +71,7 @@ def test_quantize_cli_and_errors(setup, capsys):
 
 
 def test_runtime_batchnorm_statistics_are_flagged(tfpose_model):
-    from edgepose.build.quantize import runtime_statistics_warning
+    from edgepose.engine.quantize import runtime_statistics_warning
 
     note = runtime_statistics_warning(onnx.load(tfpose_model))
     assert note and "training-mode export" in note

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from edgepose.sdnotify import FrameWatchdog, Notifier, watchdog_interval
+from edgepose.service.sdnotify import FrameWatchdog, Notifier, watchdog_interval
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def fakes(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", ftrt)
     monkeypatch.setitem(sys.modules, "pycuda", pkg)
     monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
-    import edgepose.build.trt as build_trt
+    import edgepose.engine.trt as build_trt
 
     monkeypatch.setattr(build_trt, "_LOGGER", {})
     checks = []
@@ -155,7 +155,7 @@ def test_real_sidecar_check_is_used(fakes, tmp_path, monkeypatch):
     pkg, driver = fcuda.as_package()
     monkeypatch.setitem(sys.modules, "pycuda", pkg)
     monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
-    pytest.importorskip("edgepose.build.sidecar")
+    pytest.importorskip("edgepose.engine.sidecar")
     path = write_engine(tmp_path, DYN, OUTS)
     with pytest.raises(EngineError, match="sidecar"):
         mod.TensorRTBackend(path).activate()

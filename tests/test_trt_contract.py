@@ -1,6 +1,6 @@
 """API contract tests: every TensorRT name our code uses exists in the REAL TensorRT Python API (10.x, 11.x).
 
-1. An AST scan of edgepose/build/*.py and edgepose/backends/tensorrt*.py collects every ``trt.A.B``
+1. An AST scan of edgepose/engine/*.py and edgepose/backends/tensorrt*.py collects every ``trt.A.B``
    attribute chain and every attribute used on a variable that holds a TensorRT object (``builder``,
    ``network``, ``config``, ``eng``, ``ctx``, ... see TRT_VARS), with the keyword names of each call.
    Everything found must be declared in MANIFEST (a test fails otherwise), so a new TensorRT call cannot
@@ -49,7 +49,7 @@ RUNTIME_PREFIXES = ("Runtime", "ICudaEngine.", "IExecutionContext.", "TensorIOMo
 ALL = (8, 10, 11)
 PRE11 = (8, 10)
 # Every TensorRT name our code uses -> major versions in which it must exist. Code using a PRE11 name
-# must gate it on the version (see edgepose.build.trt.Capabilities).
+# must gate it on the version (see edgepose.engine.trt.Capabilities).
 MANIFEST = {
     # module level
     "Builder": ALL, "OnnxParser": ALL, "Runtime": ALL, "ILogger": ALL, "IInt8EntropyCalibrator2": PRE11,
@@ -109,7 +109,7 @@ OVERRIDES = {"IInt8EntropyCalibrator2": ["get_batch_size", "get_batch", "read_ca
 
 
 def source_files():
-    files = sorted(glob.glob(os.path.join(ROOT, "edgepose", "build", "*.py")))
+    files = sorted(glob.glob(os.path.join(ROOT, "edgepose", "engine", "*.py")))
     files += sorted(glob.glob(os.path.join(ROOT, "edgepose", "backends", "tensorrt*.py")))
     return files
 
@@ -349,7 +349,7 @@ def test_version_gated_names_are_really_gone_in_11(real_api):
 def test_capabilities_of_the_real_version(real_api):
     """Capabilities.of() must see the real module's features the way the builder expects."""
     major, api = real_api
-    from edgepose.build.trt import Capabilities
+    from edgepose.engine.trt import Capabilities
 
     class Probe:
         pass

@@ -2,7 +2,7 @@
 ``tensorrt`` and ``pycuda``, both lazily inside functions, so ``import edgepose`` works anywhere).
 
 - The engine's sidecar (``<engine>.json``) is checked against the running TensorRT version and GPU
-  before deserializing (``edgepose.build.sidecar.check_sidecar``).
+  before deserializing (``edgepose.engine.sidecar.check_sidecar``).
 - Name-based I/O (TensorRT 8.5+): ``num_io_tensors``, ``get_tensor_name/mode/shape/dtype``,
   ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``.
 - Buffers: pinned host memory (``pagelocked_empty``) and device memory (``mem_alloc``) sized for the
@@ -45,14 +45,14 @@ def import_pycuda():
 
 def trt_logger(trt):
     """The process's TensorRT logger, bridged into ``logging`` (shared with the build side)."""
-    from ..build.trt import get_logger
+    from ..engine.trt import get_logger
 
     return get_logger(trt)
 
 
 def check_sidecar(engine_path, trt_version, device_name, compute_capability):
     """The engine's sidecar dict after checking it matches this TensorRT and GPU (``EngineError`` if not)."""
-    from ..build.sidecar import check_sidecar as check
+    from ..engine.sidecar import check_sidecar as check
 
     return check(engine_path, trt_version, device_name, compute_capability)
 

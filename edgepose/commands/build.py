@@ -37,7 +37,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from ..build.builder import BuildOptions, build_engine
+    from ..engine.builder import BuildOptions, build_engine
     from ..onnxprep import parse_batch
 
     argv = sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "build" else _reconstruct(args)

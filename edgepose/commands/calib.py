@@ -27,7 +27,7 @@ def run(args):
 
     if getattr(args, "calib_command", None) != "collect":
         raise UsageError("edgepose calib: give an action, e.g. `edgepose calib collect SOURCE --out DIR`")
-    from ..build.calibset import collect
+    from ..engine.calibset import collect
 
     rep = collect(args.source, args.out, args.count, every=args.every, min_diff=args.min_diff)
     print("wrote %d image(s) to %s (%d frames read, %d near-duplicates skipped)"

@@ -17,7 +17,7 @@ def add_arguments(p):
 
 def check_tensorrt():
     """``{"ok", "version", "lines"}`` (imports tensorrt, creates nothing)."""
-    from ..build.trt import Capabilities, TRT_HINT, import_trt
+    from ..engine.trt import Capabilities, TRT_HINT, import_trt
     from ..errors import DependencyError, EdgeposeError
 
     try:
@@ -36,7 +36,7 @@ def check_tensorrt():
 
 def check_cuda():
     """``{"ok", "devices": [info], "lines"}`` through pycuda (lazily; fails cleanly without a driver)."""
-    from ..build.trt import PYCUDA_HINT, has_cuda_device, import_cuda, jetson_model
+    from ..engine.trt import PYCUDA_HINT, has_cuda_device, import_cuda, jetson_model
     from ..errors import DependencyError
 
     lines = []
@@ -72,7 +72,7 @@ def check_cuda():
 
 def dla_cores(trt):
     """Number of DLA cores (creates a trt.Builder: call only when a CUDA device exists)."""
-    from ..build.trt import get_logger
+    from ..engine.trt import get_logger
 
     builder = trt.Builder(get_logger(trt))
     return int(builder.num_DLA_cores) if builder is not None else 0

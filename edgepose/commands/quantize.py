@@ -27,7 +27,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from ..build.quantize import quantize
+    from ..engine.quantize import quantize
 
     rep = quantize(args.model, args.out, args.profile, args.calib, method=args.method, count=args.count,
                    size=args.size)

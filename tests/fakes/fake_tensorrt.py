@@ -1,4 +1,4 @@
-"""FAKE tensorrt (test-only): enough of the Python API to drive edgepose.build.builder, recording every call.
+"""FAKE tensorrt (test-only): enough of the Python API to drive edgepose.engine.builder, recording every call.
 
 ``make_fake_tensorrt("10.3.0")`` models 8.x/10.x (builder flags, IInt8EntropyCalibrator2,
 EXPLICIT_BATCH on 8.x); ``"11.4.0"`` models 11.x (STRONGLY_TYPED only, no FP16/INT8 flags, no
@@ -199,7 +199,7 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False):
 def install(monkeypatch, version="10.3.0", **kw):
     trt = make_fake_tensorrt(version, **kw)
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
-    from edgepose.build import trt as seam
+    from edgepose.engine import trt as seam
 
     monkeypatch.setattr(seam, "_LOGGER", {})
     return trt

@@ -50,7 +50,7 @@ def work(tmp_path_factory):
 def _inputs(work):
     import cv2
 
-    from edgepose.build.calibrator import list_images
+    from edgepose.engine.calibrator import list_images
     from edgepose.preprocess import preprocess
     from edgepose.profiles import load_profile
 
@@ -61,9 +61,9 @@ def _inputs(work):
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_engine_matches_onnxruntime(work, precision):
     from edgepose.backends import open_backend
-    from edgepose.build.builder import BuildOptions, build_engine
-    from edgepose.build.sidecar import check_sidecar
-    from edgepose.build.trt import Capabilities, device_info, import_trt
+    from edgepose.engine.builder import BuildOptions, build_engine
+    from edgepose.engine.sidecar import check_sidecar
+    from edgepose.engine.trt import Capabilities, device_info, import_trt
 
     trt = import_trt()
     caps = Capabilities.of(trt)
@@ -76,7 +76,7 @@ def test_engine_matches_onnxruntime(work, precision):
     calib = None
     if precision == "int8":
         if caps.strongly_typed:
-            from edgepose.build.quantize import quantize
+            from edgepose.engine.quantize import quantize
 
             model = os.path.join(work["dir"], "model.int8.onnx")
             quantize(work["onnx"], model, work["profile"], work["images"])

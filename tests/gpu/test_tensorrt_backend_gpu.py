@@ -15,7 +15,7 @@ SIZE = (64, 96)
 def engine(tmp_path_factory):
     from tiny_bpnet import make_tiny_bpnet
 
-    from edgepose.build.builder import BuildOptions, build_engine
+    from edgepose.engine.builder import BuildOptions, build_engine
 
     d = tmp_path_factory.mktemp("trt")
     onnx_path = make_tiny_bpnet(d / "tiny.onnx", batch="N", size=SIZE)

@@ -16,13 +16,13 @@ import threading
 import time
 
 from . import logsetup
-from .config import load_config
-from .errors import EdgeposeError
+from ..config import load_config
+from ..errors import EdgeposeError
 from .http_api import HttpApi, LiveState, resolve_token
 from .sdnotify import FrameWatchdog, Notifier, watchdog_interval
-from .service_parts import SharedBackend, SinkHub, SourceAnalytics, SwappableDecoder, build_metrics
+from .parts import SharedBackend, SinkHub, SourceAnalytics, SwappableDecoder, build_metrics
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("edgepose.service")  # the name users see in journald lines
 
 MAX_RESTART_DELAY = 60.0
 
@@ -47,7 +47,7 @@ class SourceRunner:
 
     def open(self):
         """Open the source and build its pipeline (raises on failure)."""
-        from .pipeline import Pipeline
+        from ..pipeline import Pipeline
 
         svc = self.service
         options = dict(self.cfg.options)
@@ -269,8 +269,8 @@ class Service:
         self.http = HttpApi(self.state, hc.host, hc.port, token=token).start()
 
     def _load_model(self, cfg):
-        from .commands._common import resolve_model
-        from .pipeline import resolve_profile
+        from ..commands._common import resolve_model
+        from ..pipeline import resolve_profile
 
         m = cfg.model
         model, engine = m.model, m.engine
@@ -280,7 +280,7 @@ class Service:
         self.profile = resolve_profile(profile, model, engine)
         if m.size:
             self.profile = self.profile.with_size(tuple(m.size))
-        from .backends import open_backend
+        from ..backends import open_backend
 
         path = engine or model
         log.info("loading %s (profile %s)", path, self.profile.name)
@@ -443,7 +443,7 @@ class Service:
 def _annotator():
     """draw_people from edgepose.draw when available (the overlay of snapshots and the preview)."""
     try:
-        from .draw import draw_people
+        from ..draw import draw_people
     except ImportError:
         log.debug("edgepose.draw is not available: snapshots show the plain frame")
         return None

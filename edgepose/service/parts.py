@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from .backends.base import Backend
+from ..backends.base import Backend
 from .http_api import Metric
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ class SwappableDecoder:
         self.update(overrides or {})
 
     def update(self, overrides):
-        from .decode import PoseDecoder
+        from ..decode import PoseDecoder
 
         self.inner = PoseDecoder(self.profile, **overrides)  # built first: a failure keeps the old one
         self.overrides = dict(overrides)
@@ -182,7 +182,7 @@ class SourceAnalytics:
     """The ``Analyzer`` of one source behind a lock, reconfigurable between frames."""
 
     def __init__(self, config, source):
-        from .analytics import Analyzer
+        from ..analytics import Analyzer
 
         self.source = source
         self.config = config
@@ -202,8 +202,8 @@ class SourceAnalytics:
         other changes rebuild the analyzer after ending its open events (sent through ``send``)."""
         if config == self.config:
             return
-        from .analytics import Analyzer
-        from .analytics.zones import Zones
+        from ..analytics import Analyzer
+        from ..analytics.zones import Zones
 
         with self._lock:
             only_zones = config.model_copy(update={"zones": self.config.zones}) == self.config
@@ -223,7 +223,7 @@ class SourceAnalytics:
 def build_sinks_from(config):
     """``edgepose.sinks.build_sinks(config)``, or no sinks when the package has none (logged)."""
     try:
-        from .sinks import build_sinks
+        from ..sinks import build_sinks
     except ImportError as e:
         if config.model_dump(exclude_defaults=True):
             log.warning("sinks are configured but edgepose.sinks.build_sinks is not available (%s)", e)
@@ -338,7 +338,7 @@ def build_metrics(service):
         add("edgepose_inference_batch_mean", "gauge", "mean frames per inference call", {}, be.mean_batch)
     for result, n in sorted(service.reloads.items()):
         add("edgepose_reloads_total", "counter", "SIGHUP reloads by result", {"result": result}, n)
-    from .stats import rss_bytes
+    from ..stats import rss_bytes
 
     add("edgepose_rss_bytes", "gauge", "resident memory of the process", {}, rss_bytes())
     return list(fam.values())
