@@ -18,6 +18,7 @@ stride 8) and the PAF upsampled x4 by a fixed nearest-neighbour ConvTranspose (N
 
 Training-only code: the installed package never imports torch.
 """
+import numpy as np
 import torch
 from torch import nn
 
@@ -85,14 +86,22 @@ class _Stage(nn.Module):
 class BPNetLite(nn.Module):
     """BPNet-Lite with a width multiplier; ``forward`` returns ``[(paf, heatmap)] * stages`` (NCHW)."""
 
-    def __init__(self, width=1.0, stages=3, stage_convs=5, stage_kernel=7, stage_width=None, stage_bn=False):
+    def __init__(self, width=1.0, stages=3, stage_convs=5, stage_kernel=7, stage_width=None, stage_bn=False,
+                 deep_width=None):
         super().__init__()
         stage_width = width if stage_width is None else stage_width
+        deep_width = width if deep_width is None else deep_width
         self.config = dict(width=width, stages=stages, stage_convs=stage_convs, stage_kernel=stage_kernel,
-                           stage_width=stage_width, stage_bn=stage_bn)
+                           stage_width=stage_width, stage_bn=stage_bn, deep_width=deep_width)
         layers, cin = [], 3
         for name, c, stride in BACKBONE:
-            cout = _ch(c, stage_width if name == "channel_reduction_conv" else width)
+            if name == "channel_reduction_conv":
+                mult = stage_width
+            elif name.startswith(("block_1", "block_2")):
+                mult = width
+            else:
+                mult = deep_width
+            cout = _ch(c, mult)
             layers.append(_conv_bn_relu(cin, cout, stride))
             cin = cout
         self.backbone = nn.Sequential(*layers)
@@ -160,11 +169,21 @@ PAF_NAME = "conv2d_transpose_1/BiasAdd:0"
 INPUT_NAME = "input_1:0"
 
 
+ARCH_KEY = "edgepose_bpnet_lite_arch"   # ONNX metadata: the BPNetLite config (JSON), read by arch_from_onnx
+
+
 def export_onnx(net, path, size, opset=13):
-    """Write ``net`` (a BPNetLite) as a deployable TAO-contract ONNX with input size ``(H, W)``, dynamic batch."""
+    """Write ``net`` (a BPNetLite) as a deployable TAO-contract ONNX with input size ``(H, W)``, dynamic batch.
+
+    The architecture (``net.config``) is stored in the model's metadata (``ARCH_KEY``) so that a later
+    training run can rebuild the same network and start from these weights (``load_onnx_weights``).
+    """
     import io
+    import json
     import os
     import warnings
+
+    import onnx
 
     h, w = size
     model = DeployableBPNet(fuse_batchnorm(net)).eval()
@@ -176,8 +195,100 @@ def export_onnx(net, path, size, opset=13):
             model, (dummy,), buf, input_names=[INPUT_NAME], output_names=[HEATMAP_NAME, PAF_NAME],
             dynamic_axes={INPUT_NAME: {0: "N"}, HEATMAP_NAME: {0: "N"}, PAF_NAME: {0: "N"}},
             opset_version=opset, do_constant_folding=True, dynamo=False)
+    proto = onnx.load_from_string(buf.getvalue())
+    cfg = {k: v for k, v in net.config.items() if k != "stage_bn"}
+    proto.metadata_props.add(key=ARCH_KEY, value=json.dumps(cfg, sort_keys=True))
     tmp = str(path) + ".tmp"
     with open(tmp, "wb") as f:
-        f.write(buf.getvalue())
+        f.write(proto.SerializeToString())
     os.replace(tmp, path)
     return path
+
+
+def _onnx_convs(path):
+    """The Conv nodes of an exported model, in graph order: list of (weight (O, I, k, k), bias (O,))."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(path)
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    convs = []
+    for node in model.graph.node:
+        if node.op_type != "Conv":
+            continue
+        w = inits.get(node.input[1])
+        b = inits.get(node.input[2]) if len(node.input) > 2 else None
+        if w is None:
+            raise ValueError("%s: Conv %s has no constant weight" % (path, node.name))
+        convs.append((w, b if b is not None else np.zeros(w.shape[0], np.float32)))
+    return model, convs
+
+
+def arch_from_onnx(path):
+    """The BPNetLite config of an exported model: from its metadata, or inferred from the conv shapes
+    (models exported before the metadata existed, e.g. the first bundled demo model)."""
+    import json
+
+    model, convs = _onnx_convs(path)
+    for p in model.metadata_props:
+        if p.key == ARCH_KEY:
+            return json.loads(p.value)
+    nb = len(BACKBONE)
+    if len(convs) < nb + 7:
+        raise ValueError("%s: %d convs, not a BPNet-Lite export" % (path, len(convs)))
+    out_ch = [w.shape[0] for w, _ in convs]
+    width = out_ch[0] / 64.0
+    deep = out_ch[4] / 256.0
+    stage_width = out_ch[nb - 1] / 128.0
+    heads = [i for i, c in enumerate(out_ch) if c == NUM_HEATMAPS]
+    stages = len(heads)
+    # a refinement stage: trunk convs, then 2 per branch (hidden + output) for PAF and heatmap
+    if stages > 1:
+        first_ref = heads[0] + 1
+        stage_convs = heads[1] - first_ref - 3
+        kernel = int(convs[first_ref][0].shape[-1])
+    else:
+        stage_convs, kernel = 3, 3
+    return dict(width=width, deep_width=deep, stage_width=stage_width, stages=stages, stage_convs=stage_convs,
+                stage_kernel=kernel)
+
+
+def _torch_convs(net):
+    """(conv, batchnorm or None) pairs of ``net`` in forward order (the order of the exported Conv nodes)."""
+    def seq(m):
+        kids = list(m.children())
+        return kids[0], (kids[1] if len(kids) > 1 and isinstance(kids[1], nn.BatchNorm2d) else None)
+
+    pairs = [seq(m) for m in net.backbone]
+    for stage in net.stages:
+        pairs += [seq(m) for m in stage.trunk]
+        for branch in (stage.paf, stage.heatmap):
+            pairs += [seq(branch.hidden), (branch.out, None)]
+    return pairs
+
+
+def load_onnx_weights(net, path):
+    """Initialise ``net`` from an exported model's (BatchNorm-folded) convs, layer by layer in forward order.
+
+    A conv with BatchNorm gets the folded weight, and its BatchNorm is reset to pass the folded bias
+    through (gamma 1, beta = bias, mean 0, var 1 - eps): in eval mode the network then computes exactly
+    what the ONNX does. Layers whose shapes differ (another architecture) keep their initialisation.
+    Returns (loaded, total) layer counts.
+    """
+    _, convs = _onnx_convs(path)
+    pairs = _torch_convs(net)
+    loaded = 0
+    with torch.no_grad():
+        for (conv, bn), (w, b) in zip(pairs, convs):
+            if tuple(conv.weight.shape) != tuple(w.shape):
+                continue
+            conv.weight.copy_(torch.from_numpy(np.array(w, dtype=np.float32)))
+            if bn is not None:
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(torch.from_numpy(np.array(b, dtype=np.float32)))
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+            elif conv.bias is not None:
+                conv.bias.copy_(torch.from_numpy(np.array(b, dtype=np.float32)))
+            loaded += 1
+    return loaded, len(pairs)

@@ -1,41 +1,46 @@
-"""Train the bundled demo model (BPNet-Lite on synthetic people) and export it with TAO's deployable contract.
+"""Train the bundled demo model (BPNet-Lite on the demo's synthetic world) and export it with TAO's contract.
 
-Reproduce the bundled model (CPU, one training thread + one data worker; ~60 min on 2 shared cores).
-It was trained in three phases (each ``--resume`` continues the seeds and restarts the cosine
-schedule part-way: the time budget grew as the run showed it was still improving):
+One command, CPU or CUDA GPU (picked automatically), for a wall-clock budget or a number of steps:
 
-    A="--seed 0 --batch 12 --size 192x256 --width 0.125 --stage-width 0.25 --stage-convs 3 \
-       --stage-kernel 7 --lr 2e-3 --fg-weight 4 --threads 1"
-    .venv/bin/python tools/train_demo.py $A --steps 1400
-    .venv/bin/python tools/train_demo.py $A --steps 3400 --resume
-    .venv/bin/python tools/train_demo.py $A --steps 5000 --resume --validate 200 --scenarios
+    # a CUDA machine (e.g. 16 cores + one GPU): ~10 minutes, then export
+    python tools/train_demo.py --minutes 9 --workers 15 --out-dir OUT
+    # a 2-core CPU machine: in the background, 128x128 crops, checkpoints every few minutes
+    nohup python tools/train_demo.py --minutes 150 --workers 1 --threads 1 > train.log 2>&1 &
 
-(One intra-op thread: on a 2-core machine shared with other work, 2 OpenMP threads were 3-5x slower
-per step than 1.)
+Every run continues from where the last one stopped: by default it starts from the bundled model's weights
+(``--init-from edgepose/models/edgepose-demo.onnx``; the architecture is read from the ONNX's metadata,
+or inferred from its shapes), or from a checkpoint with ``--resume``. Layers whose shapes differ from the
+requested architecture keep their fresh initialisation (the log says how many were loaded). The facts JSON
+beside the exported model accumulates every run: command, device, samples, fresh frames, wall time.
 
-Data: every training sample is a fresh synthetic scene ``edgepose.synth.render_scene(seed, size)``
-rendered on the fly (one DataLoader worker) with seeds ``TRAIN_SEED_BASE + seed * 10**7 + i``, with
-random horizontal flips. Validation seeds (``VAL_SEED_BASE``...) and the tests' seeds are disjoint
-from every training seed. Targets: ``tools/targets.py`` at stride 8.
+Data (``demo_data.py``): chunks of frames of the demo's world (scenario sequences scripted without drawing,
+frames picked toward people lying, fallen and falling; only those drawn) plus a share of broad synthetic
+stills, rendered by ``--workers`` DataLoader workers (each chunk made once: ``demo_data.chunk_ids``). The
+frames go into a pool on the training device; every step draws a batch from the pool and makes new views
+and targets there (``torch_targets``: person-centred zooms with lying and fallen people first, letterboxed
+whole frames, rotation, flips, colour; targets identical to the numpy renderer), so each render is reused
+several times and the device never waits for Python. Hidden keypoints (v = 1) are targets but without the
+extra foreground loss weight of visible ones.
 
-Loss: L2 on the heatmaps and PAFs of every stage (summed over cells, averaged over the batch), cells
-on people weighted ``1 + fg_weight * |target|``. BatchNorm after the stage convs while training
-(folded into the convs at export: the deployed graph is TAO's conv + bias + ReLU).
-Optimiser: Adam, linear warm-up then cosine decay of the learning rate.
+Loss: L2 on every stage's heatmaps and PAFs (summed over cells, averaged over the batch), cells on people
+weighted ``1 + fg_weight * target``. BatchNorm in the stages while training, folded at export (the deployed
+graph is TAO's conv + bias + ReLU). Adam with a one-cycle schedule over the budget (time or steps). On CUDA:
+bf16 autocast and channels_last.
 
-Outputs: checkpoints in ``--work`` (``last.pt`` every ``--ckpt-every`` steps, so an interrupted run
-still yields a model; ``--resume`` continues), then ``--export`` (default: the package's
-``edgepose/models/edgepose-demo.onnx``) and a JSON of training facts beside it. ``--export-only``
-exports the checkpoint without training; ``--validate N`` (after export; ``--validate-only``: no
-training) measures OKS AP on N validation scenes and records it in the JSON; ``--tune`` adds a grid
-search of the decode thresholds on those (validation, never test) seeds.
+Outputs: ``--work`` holds ``last.pt`` (every ``--ckpt-minutes``) and ``best.pt`` (lowest loss on fixed
+validation frames, seeds 900000000...); then the model is exported to ``--export`` (default: the package's
+``edgepose/models/edgepose-demo.onnx``) with its facts JSON, and copied to ``--out-dir`` if given.
+``--export-only CKPT`` exports a checkpoint. Measure a model with ``edgepose eval`` (see README).
 """
 import argparse
 import json
 import logging
 import math
 import os
+import queue
+import shutil
 import sys
+import threading
 import time
 
 import numpy as np
@@ -46,381 +51,451 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
-from torch.utils.data import DataLoader, IterableDataset  # noqa: E402
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info  # noqa: E402
 
-from bpnet_lite import BPNetLite, export_onnx  # noqa: E402
-from targets import flip_keypoints, render_heatmaps, render_pafs  # noqa: E402
+from bpnet_lite import BPNetLite, arch_from_onnx, export_onnx, load_onnx_weights  # noqa: E402
+from demo_data import TRAIN_SEED_LIMIT, chunk_ids, make_chunk, pack_frames, world_frames  # noqa: E402
+from torch_targets import make_batch  # noqa: E402
 
 log = logging.getLogger("train_demo")
 
-TRAIN_SEED_BASE = 0            # training seeds: seed * 10**7 + i, i < steps * batch  (< 10**7)
-VAL_SEED_BASE = 900_000_000    # validation scenes [VAL_SEED_BASE, i] (threshold tuning, reported val AP) =
-                               # `edgepose synth images --seed 900000000`
-TEST_SEED_BASE = 990_000_000   # scenes [TEST_SEED_BASE, i] used by tests/test_demo_model.py
+VAL_SEED_BASE = 900_000_000   # validation frames (loss on fixed frames; `edgepose synth images --seed 900000000`)
+CHUNKS_PER_SEED = 10_000_000  # run seed s draws chunks [s * 10**7, (s + 1) * 10**7)
 STRIDE = 8
 DEFAULT_EXPORT = os.path.join(ROOT, "edgepose", "models", "edgepose-demo.onnx")
+ARCH_KEYS = ("width", "deep_width", "stage_width", "stages", "stage_convs", "stage_kernel")
 
 
-def to_input(image_bgr):
-    """BGR uint8 (H, W, 3) -> float32 (3, H, W) RGB, pixel/256 - 0.5 (TAO's normalisation)."""
-    rgb = image_bgr[:, :, ::-1].astype(np.float32) * (1.0 / 256.0) - 0.5
-    return np.ascontiguousarray(rgb.transpose(2, 0, 1))
-
-
-def _render_scene():
+def parse_size(text, what):
     try:
-        from edgepose.synth import render_scene
-    except ImportError:  # the package's __init__ not there yet: the renderer module itself
-        from edgepose.synth.scene import render_scene
-    return render_scene
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit("train_demo: %s %r: expected HxW, e.g. 240x320" % (what, text))
+    if h <= 0 or w <= 0 or h % 8 or w % 8:
+        raise SystemExit("train_demo: %s %r: H and W must be positive multiples of 8" % (what, text))
+    return h, w
 
 
-def make_sample(seed, size, flip_p=0.5, sigma=6.0, limb_width=8.0):
-    """One training sample (input, heatmaps, pafs) for a scene seed."""
-    render_scene = _render_scene()
-    scene = render_scene(int(seed), size=tuple(size))
-    image, kps = scene.image, np.asarray(scene.keypoints, dtype=np.float32).reshape(-1, 18, 3)
-    rng = np.random.default_rng(int(seed) ^ 0x5EED)
-    if rng.random() < flip_p:
-        image = image[:, ::-1]
-        kps = flip_keypoints(kps, image.shape[1])
-    return (to_input(image), render_heatmaps(kps, size, STRIDE, sigma),
-            render_pafs(kps, size, STRIDE, limb_width))
+class ChunkStream(IterableDataset):
+    """Chunks ``first .. first + count - 1`` (``demo_data.make_chunk``), sharded over DataLoader workers."""
 
-
-class SceneStream(IterableDataset):
-    """Fresh synthetic scenes, seeds ``first, first + 1, ...`` (single worker: deterministic order)."""
-
-    def __init__(self, first, count, size, sigma=6.0, limb_width=8.0):
+    def __init__(self, first, count, size, broad, per_sequence):
         self.first, self.count, self.size = first, count, size
-        self.sigma, self.limb_width = sigma, limb_width
+        self.broad, self.per_sequence = broad, per_sequence
 
     def __iter__(self):
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         torch.set_num_threads(1)
-        for i in range(self.count):
-            yield make_sample(self.first + i, self.size, sigma=self.sigma, limb_width=self.limb_width)
+        for c in chunk_ids(worker, workers, self.first, self.count):
+            chunk = make_chunk(c, self.size, broad=self.broad, per_sequence=self.per_sequence)
+            chunk["chunk"] = c
+            yield chunk
 
 
-def lr_at(step, steps, base_lr, warmup=100, floor=0.02):
-    if step < warmup:
-        return base_lr * (step + 1) / warmup
-    p = (step - warmup) / max(1, steps - warmup)
-    return base_lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+class FramePool:
+    """The most recent ``capacity`` rendered frames, on the training device; batches are drawn at random."""
+
+    def __init__(self, capacity, size, device, people):
+        h, w = size
+        self.images = torch.zeros((capacity, h, w, 3), dtype=torch.uint8, device=device)
+        self.kps = torch.zeros((capacity, people, 18, 3), dtype=torch.float32, device=device)
+        self.pri = torch.zeros((capacity, people), dtype=torch.float32, device=device)
+        self.capacity, self.filled, self.head, self.device = capacity, 0, 0, device
+
+    def add(self, chunk):
+        n = chunk["images"].shape[0]
+        idx = (self.head + torch.arange(n)) % self.capacity
+        idx = idx.to(self.device)
+        self.images[idx] = chunk["images"].to(self.device, non_blocking=True)
+        self.kps[idx] = chunk["keypoints"].to(self.device, non_blocking=True)
+        self.pri[idx] = chunk["priority"].to(self.device, non_blocking=True)
+        self.head = (self.head + n) % self.capacity
+        self.filled = min(self.capacity, self.filled + n)
+        return n
+
+    def sample(self, batch, generator=None):
+        idx = torch.randint(0, self.filled, (batch,), device=self.device, generator=generator)
+        return self.images[idx], self.kps[idx], self.pri[idx]
 
 
-def stage_loss(outs, heat_t, paf_t, fg_weight=0.0):
-    """Sum over stages of the L2 losses (summed over cells, mean over the batch).
+def _feeder(batches, out, stop):
+    """Background thread: DataLoader chunks -> a small queue (the training loop never blocks on a render)."""
+    try:
+        for chunk in batches:
+            while not stop.is_set():
+                try:
+                    out.put(chunk, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+    except Exception as e:  # reported by the training loop
+        out.put(e)
 
-    ``fg_weight``: cells on people weigh ``1 + fg_weight * |target|`` (keypoint heatmaps and PAFs), so
-    the sparse peaks and bands are learnt sooner; a per-cell weight leaves each cell's optimum at
-    its target.
-    """
+
+def stage_loss(outs, heat_t, paf_t, emph, fg_weight):
+    """Sum over stages of the weighted L2 losses (summed over cells, mean over the batch)."""
     n = heat_t.shape[0]
-    wh = 1.0 + fg_weight * heat_t
-    wh[:, -1:] = 1.0  # background channel unweighted
+    wh = torch.cat([1.0 + fg_weight * emph, torch.ones_like(heat_t[:, -1:])], 1)
     wp = 1.0 + fg_weight * paf_t.abs()
     total = 0.0
     for paf, heat in outs:
-        total = total + (wh * (heat - heat_t) ** 2).sum() / n + (wp * (paf - paf_t) ** 2).sum() / n
+        total = total + (wh * (heat.float() - heat_t) ** 2).sum() / n + (wp * (paf.float() - paf_t) ** 2).sum() / n
     return total
 
 
-def build_net(args):
-    return BPNetLite(width=args.width, stages=3, stage_convs=args.stage_convs, stage_kernel=args.stage_kernel,
-                     stage_width=args.stage_width, stage_bn=not args.no_stage_bn)
+def lr_at(progress, base_lr, warmup=0.04, floor=0.02):
+    """One-cycle: linear warm-up over the first ``warmup`` of the budget, then cosine down to ``floor``."""
+    if progress < warmup:
+        return base_lr * (0.05 + 0.95 * progress / warmup)
+    p = min(1.0, (progress - warmup) / (1.0 - warmup))
+    return base_lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
-def validation_batch(size, count=48):
-    samples = [make_sample(VAL_SEED_BASE + i, size, flip_p=0.0) for i in range(count)]
-    return [torch.from_numpy(np.stack(s)) for s in zip(*samples)]
+def pick_device(name):
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("train_demo: --device cuda: no CUDA GPU visible to torch (use --device cpu)")
+    return dev
+
+
+def build_net(arch):
+    return BPNetLite(stage_bn=True, **{k: arch[k] for k in ARCH_KEYS})
+
+
+def requested_arch(args, init_arch):
+    """The architecture: the init model's, with any architecture flag given on the command line on top."""
+    arch = dict(init_arch or {})
+    defaults = dict(width=0.125, deep_width=0.1875, stage_width=0.25, stages=3, stage_convs=3, stage_kernel=3)
+    for k in ARCH_KEYS:
+        v = getattr(args, k)
+        if v is not None:
+            arch[k] = v
+        elif k not in arch:
+            arch[k] = defaults[k]
+    return arch
+
+
+def validation_set(size, count, people):
+    """Fixed validation frames of the demo world (seeds 900000000...), letterboxed, for the loss log."""
+    frames = []
+    seed = VAL_SEED_BASE
+    while len(frames) < count:
+        frames += world_frames(seed, size, per_sequence=4)
+        seed += 1
+    chunk = pack_frames(frames[:count], size)
+    return {k: torch.from_numpy(v) for k, v in chunk.items()}
+
+
+def read_history(path):
+    """The training history of a model's facts JSON (``runs``, totals); facts written before the runs list
+    existed (the first bundled model) become its first run."""
+    facts = {}
+    if path and os.path.isfile(path):
+        try:
+            with open(path) as f:
+                facts = json.load(f)
+        except ValueError:
+            log.warning("%s: not valid JSON, starting a new history", path)
+    runs = list(facts.get("runs", []))
+    if not runs and "steps" in facts:
+        runs.append({"command": facts.get("command"), "device": facts.get("training_device"),
+                     "steps": facts.get("steps"), "samples": int(facts.get("steps", 0)) * int(facts.get("batch", 0)),
+                     "wall_s": facts.get("training_time_s"), "train_size": facts.get("input_size"),
+                     "note": "the first bundled model (refinement convs %s)" % facts.get("refinement_convs")})
+    return {"runs": runs}
 
 
 def train(args):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    dev = pick_device(args.device)
+    cuda = dev.type == "cuda"
+    size = args.size or ((240, 320) if cuda else (128, 128))
     os.makedirs(args.work, exist_ok=True)
-    net = build_net(args)
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    start, elapsed0, best = 0, 0.0, float("inf")
-    ckpt = os.path.join(args.work, "last.pt")
-    if args.resume and os.path.isfile(ckpt):
-        state = torch.load(ckpt, map_location="cpu")
+    ckpt_path = os.path.join(args.work, "last.pt")
+
+    state = None
+    init_arch, init_note = None, "fresh initialisation"
+    if args.resume:
+        if not os.path.isfile(ckpt_path):
+            raise SystemExit("train_demo: --resume: no checkpoint %s (run without --resume first)" % ckpt_path)
+        state = torch.load(ckpt_path, map_location="cpu")
+        init_arch = state["arch"]
+        init_note = "checkpoint %s (step %d)" % (ckpt_path, state["step"])
+    elif args.init_from and args.init_from != "none":
+        if not os.path.isfile(args.init_from):
+            raise SystemExit("train_demo: --init-from %s: no such file" % args.init_from)
+        init_arch = arch_from_onnx(args.init_from)
+    arch = requested_arch(args, init_arch)
+    net = build_net(arch)
+    if state is not None:
         net.load_state_dict(state["model"])
+    elif args.init_from and args.init_from != "none":
+        loaded, total = load_onnx_weights(net, args.init_from)
+        init_note = "%s (%d of %d conv layers loaded)" % (args.init_from, loaded, total)
+    history = state["history"] if state is not None else read_history(
+        os.path.splitext(args.init_from)[0] + ".json" if args.init_from and args.init_from != "none" else None)
+
+    # The workers start before CUDA is touched (fork), then the model moves to the device.
+    run_seed_first = args.seed * CHUNKS_PER_SEED
+    first = run_seed_first + (state["next_chunk"] - run_seed_first if state is not None and
+                              state.get("next_chunk", 0) >= run_seed_first else 0)
+    count = run_seed_first + CHUNKS_PER_SEED - first
+    if first + count > TRAIN_SEED_LIMIT:
+        raise SystemExit("train_demo: --seed %d: chunk seeds would reach the validation range" % args.seed)
+    stream = ChunkStream(first, count, args.render_size, args.broad, args.per_sequence)
+    loader = DataLoader(stream, batch_size=None, num_workers=args.workers, pin_memory=cuda,
+                        prefetch_factor=2 if args.workers else None, persistent_workers=bool(args.workers))
+    chunks = queue.Queue(maxsize=max(4, 4 * args.workers))
+    stop = threading.Event()
+    batches = iter(loader)  # forks the workers here, in the main thread, before CUDA is initialised
+    feeder = threading.Thread(target=_feeder, args=(batches, chunks, stop), daemon=True)
+    feeder.start()
+
+    net = net.to(dev)
+    if cuda:
+        net = net.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    if state is not None and "optim" in state:
         opt.load_state_dict(state["optim"])
-        start, elapsed0, best = state["step"], state["elapsed"], state.get("best", best)
-        log.info("resumed from %s at step %d", ckpt, start)
-    size = args.size
-    first = TRAIN_SEED_BASE + args.seed * 10 ** 7 + start * args.batch
-    loader = DataLoader(SceneStream(first, (args.steps - start) * args.batch, size, args.sigma, args.paf_width),
-                        batch_size=args.batch,
-                        num_workers=args.workers, persistent_workers=False)
-    vx, vh, vp = validation_batch(size)
     n_params = sum(p.numel() for p in net.parameters())
-    log.info("BPNet-Lite width %.3g/%.3g, %d refinement convs %dx%d, %.2fM parameters; input %dx%d, batch %d, "
-             "steps %d (from %d)", args.width, args.stage_width, args.stage_convs, args.stage_kernel, args.stage_kernel,
-             n_params / 1e6, size[0], size[1], args.batch, args.steps, start)
+    log.info("device %s; BPNet-Lite %s, %.2fM parameters; init: %s", dev,
+             ", ".join("%s %s" % (k, arch[k]) for k in ARCH_KEYS), n_params / 1e6, init_note)
+    log.info("training views %dx%d from frames %dx%d, batch %d, pool %d frames, %d render workers, budget %s",
+             size[0], size[1], args.render_size[0], args.render_size[1], args.batch, args.pool, args.workers,
+             "%.1f min" % args.minutes if args.minutes else "%d steps" % args.steps)
+
+    val = validation_set(args.render_size, args.val_frames, 8)
+    val = {k: v.to(dev) for k, v in val.items()}
+    with torch.no_grad():
+        vx, vh, vp, ve, _ = make_batch(val["images"], val["keypoints"], val["priority"], args.export_size,
+                                       STRIDE, args.sigma, args.paf_width, augment=False)
+    if cuda:
+        vx = vx.contiguous(memory_format=torch.channels_last)
+
+    pool = FramePool(args.pool, args.render_size, dev, 8)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(args.seed * 7919 + (state["step"] if state else 0))
+    step = 0
+    samples = fresh = 0
+    consumed_max = first
     t0 = time.time()
-    step = start
+    budget_s = args.minutes * 60.0 if args.minutes else None
+    last_log = last_ckpt = t0
     run_loss = None
-    for x, heat_t, paf_t in loader:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr)
+    best = state.get("best", float("inf")) if state else float("inf")
+    min_fill = min(args.pool, max(args.batch, 64 if cuda else args.batch))
+
+    def ingest(wait):
+        """Move rendered chunks into the pool; ``wait``: block until at least one arrives."""
+        nonlocal fresh, consumed_max
+        got, deadline = 0, time.time() + 120.0
+        while got < 4 * args.batch:
+            try:
+                item = chunks.get(timeout=1.0) if wait and got == 0 else chunks.get_nowait()
+            except queue.Empty:
+                if wait and got == 0:
+                    if time.time() > deadline:
+                        raise SystemExit("train_demo: no rendered frames for 120 s (render workers stuck?)")
+                    continue
+                break
+            if isinstance(item, Exception):
+                raise SystemExit("train_demo: a render worker failed: %s" % item)
+            got += pool.add(item)
+            fresh += item["images"].shape[0]
+            consumed_max = max(consumed_max, int(item["chunk"]) + 1)
+        return got
+
+    def save(path, vloss):
+        torch.save({"model": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "optim": opt.state_dict(),
+                    "arch": arch, "step": step + (state["step"] if state else 0), "val_loss": vloss,
+                    "best": best, "next_chunk": consumed_max + 8 * max(1, args.workers),
+                    "history": history, "samples": samples, "fresh": fresh,
+                    "elapsed": time.time() - t0}, path + ".tmp")
+        os.replace(path + ".tmp", path)
+
+    def validate():
+        net.eval()
+        with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
+            v = float(stage_loss(net(vx)[-1:], vh, vp, ve, 0.0))
         net.train()
-        loss = stage_loss(net(x), heat_t, paf_t, args.fg_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        run_loss = loss.item() if run_loss is None else 0.95 * run_loss + 0.05 * loss.item()
-        elapsed = elapsed0 + time.time() - t0
-        if step % args.log_every == 0 or step == args.steps:
-            rate = (step - start) / max(1e-6, time.time() - t0)
-            eta = (args.steps - step) / max(1e-6, rate)
-            log.info("step %d/%d  loss %.3f  lr %.2e  %.2f steps/s  elapsed %.1f min  eta %.1f min",
-                     step, args.steps, run_loss, opt.param_groups[0]["lr"], rate, elapsed / 60, eta / 60)
-        if step % args.ckpt_every == 0 or step == args.steps:
-            net.eval()
+        return v
+
+    while pool.filled < min_fill:
+        ingest(wait=True)
+    log.info("pool primed with %d frames in %.1f s", pool.filled, time.time() - t0)
+    net.train()
+    try:
+        while True:
+            now = time.time()
+            progress = (now - t0) / budget_s if budget_s else step / max(1, args.steps)
+            if progress >= 1.0:
+                break
+            # keep the reuse of renders bounded: wait for fresh frames when training runs far ahead
+            if fresh < samples / args.min_reuse + min_fill:  # on a CPU, renders are not made faster than used
+                ingest(wait=samples > args.max_reuse * max(1, fresh))
+            for g in opt.param_groups:
+                g["lr"] = lr_at(progress, args.lr)
+            images, kps, pri = pool.sample(args.batch, gen)
             with torch.no_grad():
-                vloss = float(stage_loss(net(vx)[-1:], vh, vp))
-            state = {"model": net.state_dict(), "optim": opt.state_dict(), "step": step, "elapsed": elapsed,
-                     "best": min(best, vloss), "args": vars(args), "val_loss": vloss}
-            torch.save(state, ckpt + ".tmp")
-            os.replace(ckpt + ".tmp", ckpt)
-            if vloss < best:
-                best = vloss
-                torch.save(state, os.path.join(args.work, "best.pt"))
-            log.info("checkpoint step %d: validation loss (last stage) %.3f (best %.3f)", step, vloss, best)
-        if step >= args.steps:
-            break
-    total = elapsed0 + time.time() - t0
-    log.info("training done: %d steps in %.1f min", step, total / 60)
-    return ckpt
+                x, heat_t, paf_t, emph, _ = make_batch(images, kps, pri, size, STRIDE, args.sigma, args.paf_width,
+                                                       generator=gen, p_person=args.p_person)
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
+                outs = net(x)
+            loss = stage_loss(outs, heat_t, paf_t, emph, args.fg_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            samples += args.batch
+            if step % 10 == 0 or run_loss is None:
+                lv = float(loss.detach())
+                run_loss = lv if run_loss is None else 0.9 * run_loss + 0.1 * lv
+            now = time.time()
+            if now - last_log >= args.log_seconds:
+                el = now - t0
+                log.info("step %d  %.0f%%  loss %.2f  lr %.2e  %.0f samples/s  %.0f fresh frames/s (reuse %.1f)  "
+                         "%.1f min", step, 100 * progress, run_loss, opt.param_groups[0]["lr"], samples / el,
+                         fresh / el, samples / max(1, fresh), el / 60)
+                last_log = now
+            if now - last_ckpt >= args.ckpt_minutes * 60:
+                vloss = validate()
+                if vloss < best:
+                    best = vloss
+                    save(os.path.join(args.work, "best.pt"), vloss)
+                save(ckpt_path, vloss)
+                log.info("checkpoint: validation loss %.2f (best %.2f)", vloss, best)
+                last_ckpt = now
+            if not budget_s and step >= args.steps:
+                break
+    finally:
+        stop.set()
+    vloss = validate()
+    if vloss < best:
+        best = vloss
+        save(os.path.join(args.work, "best.pt"), vloss)
+    wall = time.time() - t0
+    run = {"command": "python tools/train_demo.py " + " ".join(args.argv), "device": describe_device(dev),
+           "steps": step, "samples": samples, "fresh_frames": fresh, "wall_s": round(wall, 1),
+           "train_size": list(size), "batch": args.batch, "lr": args.lr, "init": init_note,
+           "val_loss_last_stage": round(vloss, 3), "torch": str(torch.__version__),
+           "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    history.setdefault("runs", []).append(run)
+    history["samples_seen_total"] = int(sum(r.get("samples", 0) for r in history["runs"]))
+    history["training_time_s_total"] = round(sum(r.get("wall_s", 0.0) for r in history["runs"]), 1)
+    save(ckpt_path, vloss)
+    log.info("training done: %d steps, %d samples (%d fresh frames) in %.1f min; validation loss %.2f",
+             step, samples, fresh, wall / 60, vloss)
+    return ckpt_path
+
+
+def describe_device(dev):
+    if dev.type == "cuda":
+        return "CUDA %s" % torch.cuda.get_device_name(dev)
+    return "CPU, %d torch threads" % torch.get_num_threads()
 
 
 def export(args, ckpt):
     state = torch.load(ckpt, map_location="cpu")
-    net = build_net(args)
+    net = build_net(state["arch"])
     net.load_state_dict(state["model"])
     net.eval()
-    export_onnx(net, args.export, args.size)
-    facts = {
+    os.makedirs(os.path.dirname(os.path.abspath(args.export)), exist_ok=True)
+    export_onnx(net, args.export, args.export_size)
+    facts = dict(state.get("history") or {})
+    for k in [k for k in facts if k.startswith("val_")]:  # figures of an older model do not describe this one
+        facts.pop(k)
+    facts.update({
         "model": "BPNet-Lite (TAO BodyPoseNet architecture family), trained on synthetic people only",
-        "command": "python tools/train_demo.py --seed %d --steps %d --batch %d --size %dx%d --width %g "
-                   "--stage-width %g --stage-convs %d --stage-kernel %d --lr %g --fg-weight %g%s --threads %d"
-                   % (args.seed, args.steps, args.batch, args.size[0], args.size[1], args.width,
-                      args.stage_width, args.stage_convs, args.stage_kernel, args.lr, args.fg_weight,
-                      " --no-stage-bn" if args.no_stage_bn else "", args.threads),
-        "seed": args.seed, "steps": int(state["step"]), "steps_planned": args.steps, "batch": args.batch,
-        "input_size": list(args.size), "width": args.width, "stage_width": args.stage_width,
-        "fg_weight": args.fg_weight, "stage_bn_folded": not args.no_stage_bn, "stages": 3,
-        "refinement_convs": "%d x %dx%d" % (args.stage_convs, args.stage_kernel, args.stage_kernel),
-        "parameters": int(sum(p.numel() for p in net.parameters())),
-        "train_seeds": "%d..%d" % (TRAIN_SEED_BASE + args.seed * 10 ** 7,
-                                   TRAIN_SEED_BASE + args.seed * 10 ** 7 + int(state["step"]) * args.batch - 1),
-        "val_seeds_from": VAL_SEED_BASE, "test_seeds_from": TEST_SEED_BASE,
-        "training_time_s": round(float(state["elapsed"]), 1),
-        "training_device": "CPU, %d threads" % args.threads,
-        "val_loss_last_stage": round(float(state.get("val_loss", float("nan"))), 4),
-        "torch": torch.__version__,
-    }
+        "architecture": state["arch"], "parameters": int(sum(p.numel() for p in net.parameters())),
+        "input_size": list(args.export_size), "stage_bn_folded": True,
+        "train_seeds": "chunks below %d (demo_data.TRAIN_SEED_LIMIT)" % TRAIN_SEED_LIMIT,
+        "val_seeds_from": VAL_SEED_BASE,
+    })
+    facts.pop("command", None)
     side = os.path.splitext(args.export)[0] + ".json"
-    if os.path.isfile(side):
-        try:
-            with open(side) as f:
-                old = json.load(f)
-            facts.update({k: v for k, v in old.items() if k.startswith("val_") and k not in facts})
-        except ValueError:
-            pass
     with open(side + ".tmp", "w") as f:
         json.dump(facts, f, indent=2)
     os.replace(side + ".tmp", side)
     log.info("exported %s (%.2f MB) and %s", args.export, os.path.getsize(args.export) / 1e6, side)
-
-
-def render_scenes(seed, count, size):
-    """Scenes ``[seed, i]``, i < count: the same scenes as ``edgepose synth images --seed SEED``."""
-    render_scene = _render_scene()
-    return [render_scene([seed, i], size=tuple(size)) for i in range(count)]
-
-
-def network_outputs(model, profile, images, threads=2):
-    """Backend outputs and transforms for BGR images (the runtime's path), and the mean latency in ms."""
-    from edgepose.backends import open_backend
-    from edgepose.preprocess import preprocess
-
-    backend = open_backend(model, profile=profile, threads=threads)
-    res, total = [], 0.0
-    with backend:
-        for im in images:
-            x, tf = preprocess(im, profile)
-            t = time.perf_counter()
-            out = backend.infer({profile.input.name: x})
-            total += time.perf_counter() - t
-            res.append((out, tf))
-    return res, 1000.0 * total / max(1, len(images))
-
-
-def score_outputs(coco, outputs, profile, **overrides):
-    from edgepose.decode import PoseDecoder
-    from edgepose.evaluate import Detection, evaluate
-
-    dec = PoseDecoder(profile, **overrides)
-    dets = []
-    for iid, (out, tf) in zip(sorted(coco.images), outputs):
-        for p in dec.decode(out):
-            kps = tf.to_source(p.keypoints)
-            kps[np.asarray(p.keypoints)[:, 2] <= 0, :2] = np.nan
-            dets.append(Detection(iid, kps, p.score))
-    return evaluate(coco, dets)
-
-
-def validate(args):
-    """OKS AP of the exported model on validation seeds (rendered at --val-size), optional threshold grid."""
-    import itertools
-
-    from edgepose.evaluate import CocoKeypoints, coco_from_scenes
-    from edgepose.profiles import load_profile
-
-    profile = load_profile(args.profile)
-    scenes = render_scenes(VAL_SEED_BASE, args.validate, args.val_size)
-    coco = CocoKeypoints(coco_from_scenes(scenes), source="validation seeds")
-    outs, ms = network_outputs(args.export, profile, [s.image for s in scenes], threads=args.threads)
-    base = score_outputs(coco, outs, profile)
-    log.info("validation (%d scenes %dx%d, seed [%d, i]): AP %.3f AP50 %.3f AP75 %.3f AR %.3f; %.1f ms/frame",
-             args.validate, args.val_size[0], args.val_size[1], VAL_SEED_BASE, base["AP"], base["AP50"],
-             base["AP75"], base["AR"], ms)
-    if args.tune:
-        grid = dict(peak_threshold=[0.05, 0.1, 0.2, 0.3], paf_threshold=[0.05, 0.1],
-                    min_parts=[3, 4, 5], min_person_score=[0.2, 0.4])
-        best = (base["AP"], {})
-        for values in itertools.product(*grid.values()):
-            over = dict(zip(grid, values))
-            m = score_outputs(coco, outs, profile, **over)
-            log.info("  %s -> AP %.3f AP50 %.3f", over, m["AP"], m["AP50"])
-            if m["AP"] > best[0]:
-                best = (m["AP"], over)
-        log.info("best thresholds: %s (AP %.3f); put them in the profile's decode section", best[1], best[0])
-    side = os.path.splitext(args.export)[0] + ".json"
-    facts = {}
-    if os.path.isfile(side):
-        with open(side) as f:
-            facts = json.load(f)
-    facts.update({"val_scenes": args.validate, "val_size": list(args.val_size), "val_seeds_from": VAL_SEED_BASE,
-                  "val_AP": round(base["AP"], 4), "val_AP50": round(base["AP50"], 4),
-                  "val_AP75": round(base["AP75"], 4), "val_AR": round(base["AR"], 4),
-                  "val_people": base["people"], "cpu_latency_ms": round(ms, 1),
-                  "val_profile": profile.name})
-    with open(side + ".tmp", "w") as f:
-        json.dump(facts, f, indent=2)
-    os.replace(side + ".tmp", side)
-    return base
-
-
-def scenario_recall(args, fps=2.0):
-    """Per-scenario person recall (OKS >= 0.5) and AP50 on synthetic activity sequences (validation seed).
-
-    GT area = the box of the person's labelled keypoints (sequences carry no pixel areas): lenient
-    for AP, fine for "is the person found".
-    """
-    from edgepose.evaluate import CocoKeypoints
-    from edgepose.profiles import load_profile
-    from edgepose.synth import SCENARIOS, generate_sequence, render_sequence
-    from edgepose.topology import KEYPOINTS
-
-    profile = load_profile(args.profile)
-    rows = {}
-    for name in SCENARIOS:
-        seq = generate_sequence(name, VAL_SEED_BASE, fps=fps, size=args.val_size)
-        images = list(render_sequence(seq))
-        data = {"images": [], "annotations": [],
-                "categories": [{"id": 1, "name": "person", "keypoints": list(KEYPOINTS)}]}
-        for i, fr in enumerate(seq.frames):
-            data["images"].append({"id": i + 1, "file_name": "%d" % i, "width": fr["width"], "height": fr["height"]})
-            for p in fr["people"]:
-                k = np.array([[0, 0, 0] if x is None else [x, y, 2] for x, y, _ in p["keypoints"]], dtype=np.float64)
-                lab = k[:, 2] > 0
-                if lab.sum() < 1:
-                    continue
-                x0, y0 = k[lab, :2].min(axis=0)
-                x1, y1 = k[lab, :2].max(axis=0)
-                data["annotations"].append({
-                    "id": len(data["annotations"]) + 1, "image_id": i + 1, "category_id": 1,
-                    "keypoints": k.ravel().tolist(), "num_keypoints": int(lab.sum()),
-                    "bbox": [x0, y0, x1 - x0, y1 - y0], "area": float((x1 - x0) * (y1 - y0)), "iscrowd": 0})
-        coco = CocoKeypoints(data, source="scenario %s" % name)
-        outs, _ = network_outputs(args.export, profile, images, threads=args.threads)
-        m = score_outputs(coco, outs, profile)
-        rows[name] = {"frames": len(images), "people": m["people"], "recall": round(m["AR50"], 3),
-                      "AP50": round(m["AP50"], 3)}
-        log.info("scenario %-20s %3d frames %3d people: recall (OKS>=0.5) %.3f  AP50 %.3f",
-                 name, len(images), m["people"], m["AR50"], m["AP50"])
-    side = os.path.splitext(args.export)[0] + ".json"
-    with open(side) as f:
-        facts = json.load(f)
-    facts["val_scenario_recall"] = rows
-    with open(side + ".tmp", "w") as f:
-        json.dump(facts, f, indent=2)
-    os.replace(side + ".tmp", side)
-    return rows
+    if args.out_dir:
+        os.makedirs(args.out_dir, exist_ok=True)
+        for p in (args.export, side, ckpt):
+            dst = os.path.join(args.out_dir, os.path.basename(p))
+            if os.path.abspath(p) != os.path.abspath(dst):
+                shutil.copy(p, dst)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=1400)
-    p.add_argument("--batch", type=int, default=12)
-    p.add_argument("--size", default="192x256", help="training/export input size HxW (multiples of 8)")
-    p.add_argument("--width", type=float, default=0.125, help="backbone channel width multiplier")
-    p.add_argument("--stage-width", type=float, default=0.25, help="stage (and channel_reduction) width multiplier")
-    p.add_argument("--stage-convs", type=int, default=3, help="convs per refinement stage (TAO: 5)")
-    p.add_argument("--stage-kernel", type=int, default=7, help="refinement conv kernel (TAO: 7)")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--fg-weight", type=float, default=4.0, help="extra L2 weight on cells on people")
-    p.add_argument("--sigma", type=float, default=6.0, help="heatmap Gaussian sigma (input pixels)")
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--minutes", type=float, default=0.0, help="wall-clock training budget (default: --steps)")
+    p.add_argument("--steps", type=int, default=2000, help="training steps when no --minutes")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default 128 on CUDA, 16 on CPU)")
+    p.add_argument("--size", default=None, help="training view size HxW (default 240x320 on CUDA, 128x128 on CPU)")
+    p.add_argument("--export-size", default="240x320", help="exported input size HxW (the profile's)")
+    p.add_argument("--render-size", default="288x384", help="rendered frame size HxW (the clips')")
+    for k, h in (("width", "backbone width of blocks 1-2"), ("deep-width", "backbone width of blocks 3+"),
+                 ("stage-width", "stage width multiplier")):
+        p.add_argument("--" + k, type=float, default=None, help=h + " (default: the init model's)")
+    for k in ("stages", "stage-convs", "stage-kernel"):
+        p.add_argument("--" + k, type=int, default=None, help="(default: the init model's)")
+    p.add_argument("--init-from", default=DEFAULT_EXPORT, help="ONNX to start from ('none': fresh weights)")
+    p.add_argument("--resume", action="store_true", help="continue from --work/last.pt")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3 CUDA, 2e-3 CPU)")
+    p.add_argument("--fg-weight", type=float, default=4.0, help="extra L2 weight on cells of visible parts")
+    p.add_argument("--sigma", type=float, default=8.0, help="heatmap Gaussian sigma (input pixels)")
     p.add_argument("--paf-width", type=float, default=8.0, help="PAF band half-width (input pixels)")
-    p.add_argument("--no-stage-bn", action="store_true", help="no BatchNorm in the stages while training")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--log-every", type=int, default=20)
-    p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--p-person", type=float, default=None, help="share of person-centred views (0.6 CUDA, 0.8 CPU)")
+    p.add_argument("--broad", type=float, default=0.25, help="share of chunks of broad synthetic stills")
+    p.add_argument("--per-sequence", type=int, default=6, help="frames drawn per scripted sequence")
+    p.add_argument("--pool", type=int, default=None, help="frames kept for reuse (default 6000 CUDA, 192 CPU)")
+    p.add_argument("--max-reuse", type=float, default=None, help="most samples per fresh frame (12 CUDA, 3 CPU)")
+    p.add_argument("--min-reuse", type=float, default=None,
+                   help="fewest samples per fresh frame: renders wait for the trainer (0.01 CUDA, 1.5 CPU)")
+    p.add_argument("--seed", type=int, default=1, help="run seed: chunk seeds [seed*10^7, (seed+1)*10^7)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the training process")
+    p.add_argument("--workers", type=int, default=1, help="render worker processes")
+    p.add_argument("--val-frames", type=int, default=48)
+    p.add_argument("--log-seconds", type=float, default=30.0)
+    p.add_argument("--ckpt-minutes", type=float, default=3.0)
     p.add_argument("--work", default=os.path.join(ROOT, "build", "demo-train"))
     p.add_argument("--export", default=DEFAULT_EXPORT)
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--out-dir", help="also copy the model, facts and checkpoint here")
     p.add_argument("--export-only", metavar="CKPT", help="export this checkpoint, no training")
-    p.add_argument("--validate", type=int, default=0, metavar="N",
-                   help="after export: OKS AP on N validation scenes, recorded in the JSON (no training with "
-                        "--validate-only)")
-    p.add_argument("--validate-only", action="store_true", help="only validate the exported model")
-    p.add_argument("--val-size", default="288x384", help="validation scene size HxW")
-    p.add_argument("--profile", default=os.path.join(ROOT, "edgepose", "profiles", "edgepose-demo.yaml"))
-    p.add_argument("--tune", action="store_true", help="with --validate: grid-search the decode thresholds")
-    p.add_argument("--scenarios", action="store_true",
-                   help="with --validate: also per-scenario recall on activity sequences (validation seed)")
     args = p.parse_args(argv)
-    args.val_size = tuple(int(v) for v in args.val_size.lower().split("x"))
-    h, w = (int(v) for v in args.size.lower().split("x"))
-    if h % 8 or w % 8:
-        p.error("--size: H and W must be multiples of 8")
-    args.size = (h, w)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    cuda = pick_device(args.device).type == "cuda"
+    args.size = parse_size(args.size, "--size") if args.size else None
+    args.export_size = parse_size(args.export_size, "--export-size")
+    args.render_size = parse_size(args.render_size, "--render-size")
+    args.batch = args.batch or (128 if cuda else 16)
+    args.lr = args.lr or (3e-3 if cuda else 2e-3)
+    args.p_person = args.p_person if args.p_person is not None else (0.6 if cuda else 0.8)
+    args.pool = args.pool or (6000 if cuda else 192)
+    args.max_reuse = args.max_reuse or (12.0 if cuda else 3.0)
+    args.min_reuse = args.min_reuse or (0.01 if cuda else 1.5)
+    if not 0 <= args.seed < TRAIN_SEED_LIMIT // CHUNKS_PER_SEED:
+        p.error("--seed must be in [0, %d)" % (TRAIN_SEED_LIMIT // CHUNKS_PER_SEED))
     return args
 
 
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     args = parse_args(argv)
-    if args.validate_only:
-        validate(args)
-        if args.scenarios:
-            scenario_recall(args)
-        return 0
     if args.export_only:
         export(args, args.export_only)
     else:
         export(args, train(args))
-    if args.validate:
-        validate(args)
-        if args.scenarios:
-            scenario_recall(args)
     return 0
 
 
