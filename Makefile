@@ -33,11 +33,14 @@ test: $(STAMP) test-deps
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py
 
-# On a Jetson: venv with --system-site-packages (JetPack's tensorrt and cv2), then the gpu tests.
+# On a device: venv with --system-site-packages (JetPack's tensorrt and cv2), the self-test (one PASS/FAIL/SKIP
+# line per item, tools/device_check.py), then the gpu-marked tests, which only run with EDGEPOSE_GPU_TESTS=1.
+# Offline: `python3 tools/device_check.py` needs no pip (tools/DEVICE_RUN.md).
 device-check:
 	$(PY) -m venv --system-site-packages $(VENV)-device
 	$(VENV)-device/bin/python -m pip install -q -e '.[jetson]' pytest
-	$(VENV)-device/bin/python -m pytest -q -m gpu tests/gpu
+	$(VENV)-device/bin/python tools/device_check.py
+	EDGEPOSE_GPU_TESTS=1 $(VENV)-device/bin/python -m pytest -q -m gpu tests/gpu
 
 clean:
 	rm -rf $(VENV) $(VENV)-device demo-output build *.egg-info

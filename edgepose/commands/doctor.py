@@ -12,7 +12,12 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p):
-    pass
+    p.add_argument("--selftest", action="store_true",
+                   help="run the device self-test instead (as tools/device_check.py): one PASS/FAIL/SKIP line per "
+                        "item, exit 1 on any FAIL")
+    from ..selftest import add_arguments as selftest_arguments
+
+    selftest_arguments(p.add_argument_group("self-test options (with --selftest)"))
 
 
 def check_tensorrt():
@@ -176,6 +181,10 @@ def diagnose():
 
 
 def run(args):
+    if args.selftest:
+        from ..selftest import run as selftest
+
+        return selftest(args)
     lines, _ = diagnose()
     print("\n".join(lines))
     return 0

@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 
 TRT_HINT = ("on a Jetson TensorRT comes with JetPack (apt install python3-libnvinfer; make the venv with "
             "--system-site-packages); `pip install tensorrt` only works on x86 with a CUDA driver")
-PYCUDA_HINT = "install pycuda (`pip install pycuda`, it compiles against /usr/local/cuda) on a machine with an NVIDIA driver"
+PYCUDA_HINT = ("install pycuda (`pip install pycuda`, extra `jetson`: it compiles against /usr/local/cuda, nvcc on "
+               "PATH) on a machine with an NVIDIA driver, or use cuda-python (`pip install cuda-python`)")
+CUDA_PYTHON_HINT = ("install cuda-python (`pip install cuda-python`, extra `cuda-python`; aarch64 wheels exist, "
+                    "pick the major version of the CUDA on the device) on a machine with an NVIDIA driver")
 
 
 def import_trt():
@@ -32,16 +35,43 @@ def import_trt():
     return trt
 
 
-def import_cuda():
-    """``pycuda.driver`` initialised, or ``DependencyError`` (it fails to import without libcuda.so.1)."""
+def import_pycuda():
+    """``pycuda.driver`` (not initialised), or ``DependencyError`` (it fails to import without libcuda.so.1)."""
     try:
         import pycuda.driver as cuda
+    except Exception as e:
+        raise DependencyError("pycuda is not importable (%s): %s" % (_first_line(e), PYCUDA_HINT))
+    return cuda
 
+
+def import_cuda_python():
+    """``(driver module, version)`` of cuda-python: ``cuda.bindings.driver`` (12.6+), else the older
+    ``cuda.cuda``; or ``DependencyError``. Importing works without a driver; the first call fails then."""
+    try:
+        try:
+            from cuda.bindings import driver
+            import cuda.bindings as pkg
+        except ImportError:
+            from cuda import cuda as driver
+            import cuda as pkg
+    except Exception as e:
+        raise DependencyError("cuda-python is not importable (%s): %s" % (_first_line(e), CUDA_PYTHON_HINT))
+    return driver, str(getattr(pkg, "__version__", "?"))
+
+
+def import_cuda():
+    """``pycuda.driver`` initialised, or ``DependencyError`` (kept for the build side's device query)."""
+    cuda = import_pycuda()
+    try:
         cuda.init()
     except Exception as e:
-        raise DependencyError("pycuda is not usable (%s): %s" % (str(e).splitlines()[0] if str(e) else type(e).__name__,
-                                                                   PYCUDA_HINT))
+        raise DependencyError("pycuda is not usable (%s): %s" % (_first_line(e), PYCUDA_HINT))
     return cuda
+
+
+def _first_line(e):
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def parse_version(text):
