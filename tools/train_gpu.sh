@@ -14,7 +14,7 @@ if [ -n "${shm_mb:-}" ] && [ "$shm_mb" -lt 2048 ] && [ "$(id -u)" = 0 ]; then
     mount -o remount,size=8G /dev/shm || echo "warning: /dev/shm is ${shm_mb} MB and could not be enlarged"
 fi
 WORKERS=$(( $(nproc) > 2 ? $(nproc) - 1 : 1 ))
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 python3 tools/train_demo.py --device cuda --minutes "$MINUTES" --workers "$WORKERS" --threads 2 \
     --deep-width 0.1875 --stage-kernel 3 --seed 2 --ckpt-minutes 1.5 --log-seconds 20 \
     --work "$OUT" --export "$OUT/export/edgepose-demo.onnx" --out-dir "$OUT" 2>&1 | tee "$OUT/train.log"
