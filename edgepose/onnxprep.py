@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from .errors import ConfigError, ModelError, ProfileError, UsageError
-from .inspect_model import match_profile
+from .profiles.match import match_profile
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ capture and lets the frames in flight finish (drain); ``close()`` stops everythi
 source and the sinks. Statistics: ``pipe.stats`` (``edgepose.stats.PipelineStats``).
 """
 import logging
-import os
 import queue
 import signal
 import threading
@@ -24,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-from .errors import EdgeposeError, ModelError, ProfileError, UsageError
+from .errors import EdgeposeError, ProfileError, UsageError
 from .stats import PipelineStats, default_threads, limit_blas_threads
 from .types import Frame, Person
 
@@ -52,37 +51,6 @@ class _Item:
         self.tensor = self.transform = self.outputs = None
 
 
-def resolve_profile(profile, model=None, engine=None):
-    """A ``Profile`` from a name/path/object; guessed from the ONNX model's I/O when not given."""
-    from .profiles import load_profile
-
-    if profile is not None:
-        return load_profile(profile)
-    if model is not None:
-        from .inspect_model import guess_profiles
-
-        _, _, fits = guess_profiles(model)
-        ok = [name for name, why in fits.items() if not why]
-        if ok:
-            log.info("%s: using profile %s (matches the model's inputs/outputs)", model, ok[0])
-            return load_profile(ok[0])
-        raise ProfileError("%s: no built-in profile matches this model: pass --profile NAME or a profile YAML "
-                           "(`edgepose inspect %s` says why)" % (model, model))
-    if engine is not None:
-        if not os.path.isfile(engine):
-            raise ModelError("%s: engine file not found (build one with `edgepose build MODEL.onnx --profile P`)" % engine)
-        try:
-            from .engine.sidecar import read_sidecar
-
-            name = read_sidecar(engine).get("profile")
-        except (ImportError, EdgeposeError):
-            name = None
-        if name:
-            log.info("%s: using profile %s (from its sidecar)", engine, name)
-            return load_profile(name)
-    raise ProfileError("%s: a TensorRT engine needs --profile (the profile of the ONNX it was built from)" % engine)
-
-
 class Pipeline:
     """The pose loop. See the module doc.
 
@@ -103,22 +71,22 @@ class Pipeline:
     def __init__(self, source, model=None, engine=None, profile=None, analytics=None, sinks=(), backend=None,
                  decoder=None, size=None, threads=None, on_result=None, max_frames=None, realtime=False,
                  loop=False, queue_size=2, stats_interval=10.0, source_options=None, blas_threads=1):
-        if model is not None and engine is not None:
-            raise UsageError("give a model or an engine, not both")
+        from .profiles import load_profile, resolve_model
         from .sources import open_source
 
-        self.profile = resolve_profile(profile, model, engine) if backend is None or profile is not None else None
-        if self.profile is None:
-            raise ProfileError("Pipeline: pass profile= together with backend=")
-        if size is not None:
-            self.profile = self.profile.with_size(size)
         if backend is None:
-            path = model if model is not None else engine
-            if path is None:
+            if model is None and engine is None:
                 raise UsageError("Pipeline: give model= (an .onnx), engine= (a TensorRT engine) or backend=")
             from .backends import open_backend
 
+            path, self.profile = resolve_model(model, engine, profile, size)
             backend = open_backend(path, profile=self.profile, threads=default_threads(threads))
+        elif profile is None:
+            raise ProfileError("Pipeline: pass profile= together with backend=")
+        else:
+            self.profile = load_profile(profile)
+            if size is not None:
+                self.profile = self.profile.with_size(size)
         self.backend = backend
         if decoder is None:
             from .decode import PoseDecoder

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from edgepose.commands._common import bundled_model
+from edgepose.models import bundled_model
 from edgepose.profiles import load_profile
 
 MODEL, PROFILE = bundled_model()
@@ -27,7 +27,7 @@ def test_profile_is_tao_bpnet_with_own_size_and_thresholds():
 
 
 def test_model_has_the_tao_deployable_contract():
-    from edgepose.inspect_model import match_profile, read_io
+    from edgepose.profiles.match import match_profile, read_io
 
     ins, outs = read_io(MODEL)
     prof = load_profile("edgepose-demo")

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from edgepose.errors import ConfigError
-from edgepose.service.http_api import (HttpApi, LiveState, Metric, authorized, check_bind, is_loopback,
-                               render_prometheus, resolve_token)
+from edgepose.service.auth import authorized, check_bind, is_loopback, resolve_token
+from edgepose.service.http_api import HttpApi
+from edgepose.service.live import LiveState
+from edgepose.service.metrics import Metric, render_prometheus
 
 cv2 = pytest.importorskip("cv2")
 

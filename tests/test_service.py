@@ -423,12 +423,13 @@ def test_events_reach_sinks_and_stop_flushes(monkeypatch, media):
     import logging
 
     import edgepose.analytics
-    import edgepose.service.parts
+    import edgepose.service.metrics
+    import edgepose.service.sinkhub
     from edgepose.service import Service
 
     model, profile = pick_model()
     sink = RecordingSink()
-    monkeypatch.setattr(edgepose.service.parts, "build_sinks_from", lambda cfg: [sink])
+    monkeypatch.setattr(edgepose.service.sinkhub, "build_sinks_from", lambda cfg: [sink])
     monkeypatch.setattr(edgepose.analytics, "Analyzer", FakeAnalyzer)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -447,7 +448,7 @@ def test_events_reach_sinks_and_stop_flushes(monkeypatch, media):
             time.sleep(0.05)
         assert svc.ready and ["READY=1"] in notifier.sent
         assert sorted(c["after"]["source"] for c in sink.changes) == ["a", "b"]
-        text = "\n".join("%s %s" % (m.name, m.samples) for m in edgepose.service.parts.build_metrics(svc))
+        text = "\n".join("%s %s" % (m.name, m.samples) for m in edgepose.service.metrics.build_metrics(svc))
         assert "edgepose_sink_queue_depth [({'sink': 'rec'}, 3)]" in text
         assert "'label': 'fall', 'type': 'new'" in text
         assert svc.backend.calls > 0  # both sources went through the one shared backend
@@ -502,7 +503,7 @@ class SlowBatchBackend:
 
 @pytest.mark.parametrize("batch_dim, batch_range, most", [("N", None, 4), (1, None, 1), (None, (1, 2), 2)])
 def test_shared_backend_batches_sources(batch_dim, batch_range, most):
-    from edgepose.service.parts import SharedBackend
+    from edgepose.service.backend import SharedBackend
 
     inner = SlowBatchBackend(batch_dim, batch_range)
     shared = SharedBackend(inner, "x", max_batch=4).activate()
@@ -555,7 +556,8 @@ def test_reload_applies_each_section_in_process(monkeypatch, media, tmp_path):
     import logging
 
     import edgepose.analytics
-    import edgepose.service.parts
+    import edgepose.service.metrics
+    import edgepose.service.sinkhub
     from edgepose.service import Service
 
     model, profile = pick_model()
@@ -565,7 +567,7 @@ def test_reload_applies_each_section_in_process(monkeypatch, media, tmp_path):
         built.append(RecordingSink())
         return [built[-1]]
 
-    monkeypatch.setattr(edgepose.service.parts, "build_sinks_from", build)
+    monkeypatch.setattr(edgepose.service.sinkhub, "build_sinks_from", build)
     monkeypatch.setattr(edgepose.analytics, "Analyzer", FakeAnalyzer)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level

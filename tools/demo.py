@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from edgepose.analytics import Analyzer, AnalyticsConfig  # noqa: E402
-from edgepose.commands._common import resolve_model  # noqa: E402
+from edgepose.profiles import resolve_model  # noqa: E402
 from edgepose.errors import EdgeposeError  # noqa: E402
 from edgepose.pipeline import Pipeline  # noqa: E402
 from edgepose.recording import RecordingWriter  # noqa: E402
@@ -62,7 +62,7 @@ def run(args):
     t_start = time.time()
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    model, profile = resolve_model(args.model, args.profile)
+    model, profile = resolve_model(args.model, profile=args.profile)
 
     print("1/3 rendering a synthetic clip (scenario %r, seed %d) ..." % (args.scenario, args.seed), flush=True)
     seq = generate_sequence(args.scenario, args.seed, fps=args.fps)

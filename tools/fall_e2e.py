@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from edgepose.analytics import Analyzer, AnalyticsConfig  # noqa: E402
-from edgepose.commands._common import resolve_model  # noqa: E402
+from edgepose.profiles import resolve_model  # noqa: E402
 from edgepose.pipeline import Pipeline  # noqa: E402
 from edgepose.synth import SCENARIOS, generate_sequence, write_clip  # noqa: E402
 
@@ -53,7 +53,7 @@ def main(argv=None):
     ap.add_argument("--profile")
     ap.add_argument("--scenarios", help="comma-separated (default: all)")
     args = ap.parse_args(argv)
-    model, profile = resolve_model(args.model, args.profile)
+    model, profile = resolve_model(args.model, profile=args.profile)
     names = args.scenarios.split(",") if args.scenarios else sorted(SCENARIOS)
     print("%-20s %6s %8s %12s %s" % ("scenario", "falls", "detected", "false alarms", "delay after impact (s)"))
     tot = [0, 0, 0]

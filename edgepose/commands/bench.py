@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ..errors import UsageError
-from ._common import parse_size, resolve_model
+from ._common import parse_size
 
 NAME = "bench"
 HELP = "benchmark the loop: per-stage latency, throughput, overhead over bare inference, RSS"
@@ -163,21 +163,14 @@ def measure(images, backend, profile, frames, bare_frames, rounds=3, decoder=Non
 
 def run(args):
     from ..backends import open_backend
-    from ..pipeline import resolve_profile
+    from ..profiles import resolve_model
     from ..stats import default_threads
 
     if bool(args.source) == bool(args.synthetic):
         raise UsageError("give a SOURCE or --synthetic (one of them)")
     if args.frames < 2:
         raise UsageError("--frames must be at least 2")
-    if args.engine:
-        path, profile_arg = args.engine, args.profile
-        profile = resolve_profile(profile_arg, engine=path)
-    else:
-        path, profile_arg = resolve_model(args.model, args.profile)
-        profile = resolve_profile(profile_arg, model=path)
-    if args.size:
-        profile = profile.with_size(parse_size(args.size))
+    path, profile = resolve_model(args.model, args.engine, args.profile, parse_size(args.size) if args.size else None)
     distinct = max(1, min(args.distinct, args.frames))
     if args.synthetic:
         images, note = synthetic_images(distinct)

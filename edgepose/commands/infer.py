@@ -5,7 +5,7 @@ import os
 import time
 
 from ..errors import InputError, UsageError
-from ._common import parse_size, resolve_model
+from ._common import parse_size
 
 NAME = "infer"
 HELP = "detect people in images (ONNX model or TensorRT engine); JSON and overlays"
@@ -47,24 +47,6 @@ def expand_images(items):
     return out
 
 
-def choose_profile(model, profile):
-    """The profile name/path to use: the given one, or the built-in profile matching an ONNX model."""
-    if profile:
-        return profile
-    if not model.lower().endswith(".onnx"):
-        raise UsageError("%s: pass --profile for a TensorRT engine (e.g. --profile tao-bpnet)" % model)
-    from ..inspect_model import guess_profiles
-
-    _, _, fits = guess_profiles(model)
-    ok = [name for name, why in fits.items() if not why]
-    if not ok:
-        raise UsageError("%s: no built-in profile matches this model: pass --profile (see `edgepose inspect %s`)"
-                         % (model, model))
-    if len(ok) > 1:
-        log.info("%s matches profiles %s; using %s", model, ", ".join(ok), ok[0])
-    return ok[0]
-
-
 def read_image(path):
     import cv2
 
@@ -104,13 +86,10 @@ def run(args):
     from ..backends import open_backend
     from ..decode import PoseDecoder
     from ..preprocess import preprocess
-    from ..profiles import load_profile
+    from ..profiles import resolve_model
 
     paths = expand_images(args.images)
-    model, profile_name = resolve_model(args.model, args.profile)
-    profile = load_profile(choose_profile(model, profile_name))
-    if args.size:
-        profile = profile.with_size(args.size)
+    model, profile = resolve_model(args.model, profile=args.profile, size=args.size)
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads %d: expected a positive number" % args.threads)
     decoder = PoseDecoder(profile)

@@ -11,7 +11,7 @@ import logging
 import signal
 
 from ..errors import DependencyError, UsageError
-from ._common import parse_size, resolve_model
+from ._common import parse_size
 
 NAME = "run"
 HELP = "run pose estimation on a camera, stream, video file or images"
@@ -99,22 +99,25 @@ def _analytics_and_sinks(args):
 
 def run(args):
     from ..pipeline import Pipeline
+    from ..profiles import resolve_model
     from ..recording import RecordingWriter
+    from ..sinks import close_sinks
     from ..sinks.video import VideoWriterSink
 
     if args.max_frames is not None and args.max_frames <= 0:
         raise UsageError("--max-frames must be positive")
-    if args.engine:
-        model, profile = None, args.profile
-    else:
-        model, profile = resolve_model(args.model, args.profile)
     if args.show:
         _check_show()
     analytics, sinks, alerts = _analytics_and_sinks(args)
-    pipe = Pipeline(args.source, model=model, engine=args.engine, profile=profile, analytics=analytics, sinks=sinks,
-                    size=parse_size(args.size) if args.size else None, threads=args.threads,
-                    max_frames=args.max_frames, realtime=args.realtime, loop=args.loop,
-                    stats_interval=args.stats_interval)
+    try:
+        model, profile = resolve_model(args.model, args.engine, args.profile,
+                                       parse_size(args.size) if args.size else None)
+        pipe = Pipeline(args.source, model=model, profile=profile, analytics=analytics, sinks=sinks,
+                        threads=args.threads, max_frames=args.max_frames, realtime=args.realtime, loop=args.loop,
+                        stats_interval=args.stats_interval)
+    except BaseException:
+        close_sinks(sinks)  # their threads are running already
+        raise
     recorder = video = None
     previous = {}
     try:
