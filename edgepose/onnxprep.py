@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 
+from . import deps
 from .errors import ConfigError, ModelError, ProfileError, UsageError
 from .profiles.match import match_profile
 
@@ -231,7 +232,7 @@ def _relaxed(model):
 
 
 def _session(model):
-    import onnxruntime as ort
+    ort = deps.load("onnxruntime", "checking the prepared model")
 
     so = ort.SessionOptions()
     so.log_severity_level = 3

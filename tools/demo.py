@@ -19,21 +19,22 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from edgepose import deps  # noqa: E402
 from edgepose.analytics import Analyzer, AnalyticsConfig  # noqa: E402
 from edgepose.profiles import resolve_model  # noqa: E402
+from edgepose.draw import draw_people  # noqa: E402
 from edgepose.errors import EdgeposeError  # noqa: E402
 from edgepose.pipeline import Pipeline  # noqa: E402
 from edgepose.recording import RecordingWriter  # noqa: E402
 from edgepose.sinks import SinksConfig, build_sinks, close_sinks  # noqa: E402
-from edgepose.sinks.video import VideoWriterSink, draw_result  # noqa: E402
+from edgepose.sinks.video import VideoWriterSink  # noqa: E402
 from edgepose.synth import generate_sequence, write_clip  # noqa: E402
 
 log = logging.getLogger("demo")
 
 
 def _banner(image, text, color):
-    import cv2
-
+    cv2 = deps.load("cv2", "tools/demo.py")
     h, w = image.shape[:2]
     scale = max(0.5, w / 900.0)
     cv2.rectangle(image, (0, 0), (w, int(34 * scale)), color, -1)
@@ -121,7 +122,7 @@ def run(args):
                 t0[0] = r.frame.t - r.frame.index / seq.fps
             recorder.write(r)
             counts.append(len(r.people))
-            image = draw_result(r.frame.image.copy(), r.people)
+            image = draw_people(r.frame.image.copy(), r.people)
             if active:
                 _banner(image, "ALERT: " + ", ".join(sorted(set(active.values()))).upper(), (0, 0, 200))
             video.write_image(image)

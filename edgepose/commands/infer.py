@@ -4,6 +4,7 @@ import logging
 import os
 import time
 
+from .. import deps
 from ..errors import InputError, UsageError
 from ._common import parse_size
 
@@ -48,8 +49,7 @@ def expand_images(items):
 
 
 def read_image(path):
-    import cv2
-
+    cv2 = deps.load("cv2", "edgepose infer")
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         raise InputError("%s: cannot read this image (not an image file, or a format OpenCV cannot decode)" % path)
@@ -118,8 +118,7 @@ def run(args):
                 " [%s]" % scores if people else "", (t1 - t0) * 1e3, (t2 - t1) * 1e3))
             if args.draw:
                 from ..draw import draw_people
-                import cv2
-
+                cv2 = deps.load("cv2", "edgepose infer --draw")
                 out = _overlay_path(args.draw, path, used)
                 if not cv2.imwrite(out, draw_people(image, people)):
                     raise InputError("%s: cannot write the overlay (check the directory)" % out)

@@ -10,6 +10,7 @@ window. Ctrl-C or SIGTERM stops cleanly (frames in flight finish, files are clos
 import logging
 import signal
 
+from .. import deps
 from ..errors import DependencyError, UsageError
 from ._common import parse_size
 
@@ -46,8 +47,7 @@ def add_arguments(p):
 
 
 def _check_show():
-    import cv2
-
+    cv2 = deps.load("cv2", "edgepose run --show")
     try:
         cv2.namedWindow("edgepose", cv2.WINDOW_NORMAL)
     except cv2.error:
@@ -98,6 +98,7 @@ def _analytics_and_sinks(args):
 
 
 def run(args):
+    from ..draw import draw_people
     from ..pipeline import Pipeline
     from ..profiles import resolve_model
     from ..recording import RecordingWriter
@@ -131,12 +132,9 @@ def run(args):
                 if video is not None:
                     image = video.write(result)
                 else:
-                    from ..sinks.video import draw_result
-
-                    image = draw_result(result.frame.image.copy(), result.people)
+                    image = draw_people(result.frame.image.copy(), result.people)
                 if args.show:
-                    import cv2
-
+                    cv2 = deps.load("cv2", "edgepose run --show")
                     cv2.imshow("edgepose", image)
                     if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                         pipe.request_stop()

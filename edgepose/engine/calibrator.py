@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from .. import deps
 from ..errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class CalibrationSet:
 
     def load(self, path, out):
         """Preprocess the image at ``path`` into ``out`` (shape ``(1, ...)``)."""
-        import cv2
+        cv2 = deps.load("cv2", "INT8 calibration")
 
         from ..preprocess import preprocess
 

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from .. import deps
 from ..errors import SourceError, UsageError
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ THUMB = (32, 24)
 
 
 def thumbnail(image):
-    import cv2
+    cv2 = deps.load("cv2", "edgepose calib")
 
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -34,7 +35,7 @@ def collect(source, out_dir, count, every=None, min_diff=3.0, quality=95, max_fr
 
     Returns ``{"written", "seen", "duplicates", "out"}``.
     """
-    import cv2
+    cv2 = deps.load("cv2", "edgepose calib")
 
     from ..sources import open_source
 

@@ -10,6 +10,8 @@ import math
 import threading
 import time
 
+from .. import deps
+
 
 def _plain(o):
     """JSON-able copy: numpy values to Python, NaN/Inf to null (strict JSON for browsers)."""
@@ -156,7 +158,7 @@ class LiveState:
         return data, seq
 
     def _encode(self, image, people):
-        import cv2
+        cv2 = deps.load("cv2", "the HTTP snapshot and preview")
 
         if self.annotate is not None:
             image = self.annotate(image.copy(), people)

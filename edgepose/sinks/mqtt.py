@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 
+from .. import deps
 from ..errors import DependencyError
 from .base import Sink, change_json
 from .config import read_secret
@@ -42,11 +43,7 @@ def default_queue_dir():
 
 
 def _import_paho():
-    try:
-        import paho.mqtt.client as mqtt
-    except ImportError:
-        raise DependencyError("sinks.mqtt needs paho-mqtt 2.x: pip install 'paho-mqtt>=2.0' (or turn "
-                              "sinks.mqtt.enabled off)")
+    mqtt = deps.load("paho", "sinks.mqtt (or turn sinks.mqtt.enabled off)")
     if not hasattr(mqtt, "CallbackAPIVersion"):
         raise DependencyError("sinks.mqtt needs paho-mqtt 2.x, found an older one: pip install -U 'paho-mqtt>=2.0'")
     return mqtt

@@ -13,8 +13,10 @@ from collections import deque
 
 import numpy as np
 
+from .. import deps
+from ..draw import draw_people
 from ..errors import SinkError
-from ..topology import SKELETON, KEYPOINT_COLORS
+from ..types import Person
 from .base import Sink
 
 log = logging.getLogger(__name__)
@@ -26,34 +28,11 @@ def _safe(text):
     return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))
 
 
-def _draw_skeleton(cv2, img, kps):
-    try:  # the shared overlay code when it is there
-        from ..draw import draw_people
-        from ..types import Person
-        draw_people(img, [Person(kps, 1.0)])
-        return
-    except Exception:
-        pass
-    for a, b in SKELETON:
-        pa, pb = kps[a], kps[b]
-        if np.isnan(pa[0]) or np.isnan(pb[0]):
-            continue
-        cv2.line(img, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), KEYPOINT_COLORS[b], 2, cv2.LINE_AA)
-    for i, p in enumerate(kps):
-        if not np.isnan(p[0]):
-            cv2.circle(img, (int(p[0]), int(p[1])), 3, KEYPOINT_COLORS[i], -1, cv2.LINE_AA)
-
-
 class SnapshotSink(Sink):
     name = "snapshots"
 
     def __init__(self, config):
-        try:
-            import cv2  # noqa: F401
-        except ImportError:
-            from ..errors import DependencyError
-            raise DependencyError("sinks.snapshots needs OpenCV: pip install opencv-python-headless "
-                                  "(or use JetPack's python3-opencv)")
+        deps.load("cv2", "sinks.snapshots")  # refused when the sinks are built, not at the first fall
         self.cfg = config
         self.dir = os.path.abspath(config.dir)
         try:
@@ -85,13 +64,12 @@ class SnapshotSink(Sink):
             self._paths.pop(eid, None)
 
     def _write(self, image, ev, kps):
-        import cv2
-
+        cv2 = deps.load("cv2", "sinks.snapshots")
         img = np.ascontiguousarray(image).copy()
         if self.cfg.draw:
             if kps is not None:
                 arr = np.array([[np.nan, np.nan, 0.0] if r[0] is None else r for r in kps], dtype=np.float32)
-                _draw_skeleton(cv2, img, arr)
+                draw_people(img, [Person(arr, 1.0)])
             box = ev.get("box")
             if box:
                 color = _COLORS.get(ev.get("label"), (255, 255, 255))

@@ -9,9 +9,10 @@ import logging
 import os
 import time
 
+from .. import deps
 from ..errors import InputError, SourceError
 from ..types import Frame
-from .base import CaptureSpec, Source, check_opened, import_cv2, opencv_capture
+from .base import CaptureSpec, Source, check_opened, opencv_capture
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class ImageSource(Source):
         self._index = 0
 
     def read(self, timeout=None):
-        cv2 = import_cv2()
+        cv2 = deps.load("cv2", "camera, video and image sources")
         failures = 0
         while not self.closed:
             if failures >= len(self.paths):
@@ -133,7 +134,7 @@ def image_paths_in(directory):
 
 
 def read_image(path):
-    cv2 = import_cv2()
+    cv2 = deps.load("cv2", "camera, video and image sources")
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         raise InputError("%s: not a readable image" % path)

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from .. import deps
 from ..errors import SourceError
 from .scene import Actor, render_world
 
@@ -59,7 +60,7 @@ def write_clip(seq, path, seed=None, effects=True):
 
     Returns (video path, jsonl path). The truth and zones go to a ``.truth.json`` beside them.
     """
-    import cv2
+    cv2 = deps.load("cv2", "edgepose synth")
 
     H, W = seq.size
     folder = os.path.dirname(os.path.abspath(path))

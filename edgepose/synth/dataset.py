@@ -9,6 +9,7 @@ import logging
 import os
 import time
 
+from .. import deps
 from ..topology import KEYPOINTS, SKELETON
 from .scene import render_scene
 
@@ -42,7 +43,7 @@ def scene_annotations(scene, image_id, first_id):
 def write_images(out_dir, count, seed, size=(288, 384), ext="jpg", **options):
     """Render ``count`` scenes (image ``i`` uses seed ``[seed, i]``) into ``out_dir`` with
     ``annotations.json``; returns the annotation file path."""
-    import cv2
+    cv2 = deps.load("cv2", "edgepose synth")
 
     os.makedirs(out_dir, exist_ok=True)
     images, anns = [], []
