@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
 from .errors import EdgeposeError, ProfileError, UsageError
+from .sinks.sinkset import SinkSet
 from .stats import PipelineStats, default_threads, limit_blas_threads
 from .types import Frame, Person
 
@@ -58,8 +59,8 @@ class Pipeline:
     model / engine: an .onnx or TensorRT engine path (or pass an opened ``backend``).
     profile: profile name/path/object (guessed from an ONNX model when None). size: (H, W) network
     input instead of the profile's. analytics: an object with ``update(t, people, frame_size)`` or a
-    factory ``f(source_name) -> object``. sinks: objects with ``handle(change, frame=None)`` and
-    ``close(timeout)``. decoder: an object with ``decode(outputs) -> List[Person]`` (default
+    factory ``f(source_name) -> object``. sinks: a ``SinkSet``, or sink objects
+    (``handle(change, frame=None)``, ``close(timeout)``) to put in one. decoder: an object with ``decode(outputs) -> List[Person]`` (default
     ``edgepose.decode.PoseDecoder(profile)``). on_result: callback(FrameResult) called by the
     consumer for each result. max_frames: stop after this many frames. queue_size: depth of the
     queues between stages (files); live sources always keep only the newest frame at capture.
@@ -102,7 +103,7 @@ class Pipeline:
         if analytics is not None and not hasattr(analytics, "update"):
             analytics = analytics(self.source.name)
         self.analytics = analytics
-        self.sinks = list(sinks or ())
+        self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks or ())
         self.on_result = [on_result] if callable(on_result) else list(on_result or ())
         self.max_frames = max_frames
         self.stats = PipelineStats()
@@ -194,11 +195,7 @@ class Pipeline:
             t.join(timeout=timeout)
         if not self._started:
             self.backend.deactivate()
-        for sink in self.sinks:
-            try:
-                sink.close(timeout)
-            except Exception as e:
-                log.warning("closing sink %s: %s", type(sink).__name__, e)
+        self.sinks.close(timeout)
         self.stats.stop()
         log.info("stopped: %s", self.stats.log_line())
 
@@ -382,12 +379,7 @@ class Pipeline:
             t2 = time.monotonic()
             item.timings["analytics"] = t2 - t1
             if self.sinks and events:
-                for change in events:
-                    for sink in self.sinks:
-                        try:
-                            sink.handle(change, frame=frame.image)
-                        except Exception as e:  # a sink never kills the loop
-                            log.warning("sink %s: %s", type(sink).__name__, e)
+                self.sinks.send(events, self.source.name, frame=frame.image)
                 item.timings["sinks"] = time.monotonic() - t2
         done = time.monotonic()
         item.timings["total"] = done - item.t0

@@ -424,12 +424,12 @@ def test_events_reach_sinks_and_stop_flushes(monkeypatch, media):
 
     import edgepose.analytics
     import edgepose.service.metrics
-    import edgepose.service.sinkhub
+    import edgepose.sinks.sinkset
     from edgepose.service import Service
 
     model, profile = pick_model()
     sink = RecordingSink()
-    monkeypatch.setattr(edgepose.service.sinkhub, "build_sinks_from", lambda cfg: [sink])
+    monkeypatch.setattr(edgepose.sinks.sinkset, "build_sinks", lambda cfg: [sink])
     monkeypatch.setattr(edgepose.analytics, "Analyzer", FakeAnalyzer)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -557,7 +557,7 @@ def test_reload_applies_each_section_in_process(monkeypatch, media, tmp_path):
 
     import edgepose.analytics
     import edgepose.service.metrics
-    import edgepose.service.sinkhub
+    import edgepose.sinks.sinkset
     from edgepose.service import Service
 
     model, profile = pick_model()
@@ -567,7 +567,7 @@ def test_reload_applies_each_section_in_process(monkeypatch, media, tmp_path):
         built.append(RecordingSink())
         return [built[-1]]
 
-    monkeypatch.setattr(edgepose.service.sinkhub, "build_sinks_from", build)
+    monkeypatch.setattr(edgepose.sinks.sinkset, "build_sinks", build)
     monkeypatch.setattr(edgepose.analytics, "Analyzer", FakeAnalyzer)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level

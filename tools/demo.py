@@ -26,7 +26,7 @@ from edgepose.draw import draw_people  # noqa: E402
 from edgepose.errors import EdgeposeError  # noqa: E402
 from edgepose.pipeline import Pipeline  # noqa: E402
 from edgepose.recording import RecordingWriter  # noqa: E402
-from edgepose.sinks import SinksConfig, build_sinks, close_sinks  # noqa: E402
+from edgepose.sinks import SinkSet, SinksConfig, build_sinks  # noqa: E402
 from edgepose.sinks.video import VideoWriterSink  # noqa: E402
 from edgepose.synth import generate_sequence, write_clip  # noqa: E402
 
@@ -84,7 +84,6 @@ def run(args):
         "jsonl": {"enabled": True, "path": os.path.join(out, "events.jsonl")},
         "snapshots": {"enabled": True, "dir": os.path.join(out, "snapshots")},
     })
-    sinks = build_sinks(scfg)
     alerts, active = [], {}
     t0 = [None]  # capture time of the first frame: file sources stamp frames with wall-clock start + media time
 
@@ -110,7 +109,7 @@ def run(args):
         def close(self, timeout=None):
             pass
 
-    sinks.append(_Collect())
+    sinks = SinkSet(build_sinks(scfg) + [_Collect()])
     video = VideoWriterSink(os.path.join(out, "annotated.mp4"), fps=seq.fps, draw=False)
     recorder = RecordingWriter(os.path.join(out, "poses.jsonl"))
     counts = []
@@ -128,7 +127,7 @@ def run(args):
             video.write_image(image)
     finally:
         pipe.close()
-        close_sinks(sinks, 5.0)
+        sinks.close(5.0)
         video.close()
         recorder.close()
 

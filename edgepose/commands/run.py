@@ -69,12 +69,12 @@ def _analytics_and_sinks(args):
     import collections
 
     from ..analytics import Analyzer, AnalyticsConfig
-    from ..sinks import SinksConfig, build_sinks
+    from ..sinks import SinkSet, SinksConfig, build_sinks
 
     if args.no_analytics:
         if args.config or args.events:
             raise UsageError("--no-analytics cannot be combined with --config or --events")
-        return None, [], None
+        return None, SinkSet(), None
     analytics_for, sinks_cfg = (lambda source: AnalyticsConfig()), SinksConfig()
     if args.config:
         from ..replay import load_replay_config
@@ -94,7 +94,7 @@ def _analytics_and_sinks(args):
         def close(self, timeout=None):
             pass
 
-    return (lambda source: Analyzer(analytics_for(source), source)), build_sinks(sinks_cfg) + [_Count()], counts
+    return (lambda source: Analyzer(analytics_for(source), source)), SinkSet(build_sinks(sinks_cfg) + [_Count()]), counts
 
 
 def run(args):
@@ -102,7 +102,6 @@ def run(args):
     from ..pipeline import Pipeline
     from ..profiles import resolve_model
     from ..recording import RecordingWriter
-    from ..sinks import close_sinks
     from ..sinks.video import VideoWriterSink
 
     if args.max_frames is not None and args.max_frames <= 0:
@@ -117,7 +116,7 @@ def run(args):
                         threads=args.threads, max_frames=args.max_frames, realtime=args.realtime, loop=args.loop,
                         stats_interval=args.stats_interval)
     except BaseException:
-        close_sinks(sinks)  # their threads are running already
+        sinks.close()  # their threads are running already
         raise
     recorder = video = None
     previous = {}

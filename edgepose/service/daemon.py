@@ -18,6 +18,7 @@ import time
 from ..config import load_config
 from ..draw import draw_people
 from ..errors import EdgeposeError
+from ..sinks import SinkSet
 from . import logsetup
 from .auth import resolve_token
 from .backend import load_model
@@ -26,7 +27,6 @@ from .live import LiveState
 from .metrics import build_metrics
 from .runner import SourceRunner
 from .sdnotify import FrameWatchdog, Notifier, watchdog_interval
-from .sinkhub import SinkHub
 
 log = logging.getLogger("edgepose.service")  # the name users see in journald lines
 
@@ -73,7 +73,7 @@ class Service:
         try:
             self._start_http(self.config)
             self._load_model(self.config)
-            self.sinks = SinkHub(self.config.sinks)
+            self.sinks = SinkSet.from_config(self.config.sinks)
             self._start_sources(self.config.sources, first=True)
             self._main_loop()
         finally:
@@ -139,7 +139,7 @@ class Service:
         if self.sinks is not None:
             for r in runners:  # end open events so the sinks say the fall is over, not forgotten
                 self.sinks.send(r.analytics.finish(reason="stopped"), r.name)
-            self.sinks.close(max(0.5, deadline - time.monotonic()))
+            self.sinks.close(self.sinks.share(max(0.5, deadline - time.monotonic())))
         if self.http is not None:
             self.http.stop()
         self.state.close()
