@@ -59,9 +59,7 @@ def _person(obj):
     if not isinstance(rows, list) or len(rows) != NUM_KEYPOINTS:
         raise ValueError("'keypoints' must be a list of %d [x, y, s] triples" % NUM_KEYPOINTS)
     rows = [_MISSING if r[0] is None else r for r in rows]
-    person = Person(np.array(rows, dtype=np.float32), obj.get("score", 0.0), obj.get("track_id"))
-    person.rows = rows  # the tracker reads these directly (no array round trip)
-    return person
+    return Person(np.array(rows, dtype=np.float32), obj.get("score", 0.0), obj.get("track_id"))
 
 
 _MISSING = (float("nan"), float("nan"), 0.0)
@@ -131,7 +129,7 @@ def replay(path, analytics_for=None, sinks_config=None, events_path=None, sinks=
                 if changes:
                     st.changes += len(changes)
                     for c in changes:
-                        key = "%s %s" % (c["after"]["label"], c["type"])
+                        key = "%s %s" % (c.after.label, c.type)
                         st.labels[key] = st.labels.get(key, 0) + 1
                     fanout.send(changes, source)
                     if out is not None:

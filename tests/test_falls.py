@@ -232,7 +232,7 @@ def run_scene(frames, zones=(), config=None, source="cam"):
 
 
 def fall_news(changes):
-    return [c["after"] for c in changes if c["type"] == "new" and c["after"]["label"] == "fall"]
+    return [c.after for c in changes if c.type == "new" and c.after.label == "fall"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -241,12 +241,12 @@ def test_every_fall_is_detected_within_2s(name, seed):
     frames, truth, zones = make_scene(name, seed)
     _, changes = run_scene(frames, zones)
     falls = fall_news(changes)
-    assert len(falls) == 1, [c["after"]["label"] for c in changes]
+    assert len(falls) == 1, [c.after.label for c in changes]
     start, impact = truth[0]
     ev = falls[0]
-    assert ev["detected_time"] - impact <= 2.0
-    assert ev["detected_time"] >= impact - 0.3
-    assert abs(ev["start_time"] - start) < 0.8, (ev["start_time"], start)
+    assert ev.detected_time - impact <= 2.0
+    assert ev.detected_time >= impact - 0.3
+    assert abs(ev.start_time - start) < 0.8, (ev.start_time, start)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -268,10 +268,10 @@ def test_frame_rate_does_not_matter(fps):
 def test_recovery_ends_the_fall():
     frames, truth, zones = make_scene("fall_recover", 0)
     _, changes = run_scene(frames, zones)
-    ends = [c["after"] for c in changes if c["type"] == "end" and c["after"]["label"] == "fall"]
+    ends = [c.after for c in changes if c.type == "end" and c.after.label == "fall"]
     assert len(ends) == 1
-    assert ends[0]["end_reason"] == "recovered"
-    assert 9.0 <= ends[0]["end_time"] <= 13.0
+    assert ends[0].end_reason == "recovered"
+    assert 9.0 <= ends[0].end_time <= 13.0
 
 
 def test_lying_in_bed_outside_the_zone_is_a_fall_candidate_only_when_fast():
@@ -288,13 +288,13 @@ def test_long_lie_raises_a_second_alert():
     frames = frames + [(last_t + 0.1 * i, last_people) for i in range(1, 80)]
     cfg = AnalyticsConfig(fall={"long_lie_s": 5.0})
     _, changes = run_scene(frames, zones, cfg)
-    labels = [(c["type"], c["after"]["label"]) for c in changes]
+    labels = [(c.type, c.after.label) for c in changes]
     assert ("new", "fall") in labels and ("new", "long_lie") in labels
-    ll = [c["after"] for c in changes if c["type"] == "new" and c["after"]["label"] == "long_lie"][0]
+    ll = [c.after for c in changes if c.type == "new" and c.after.label == "long_lie"][0]
     fall = fall_news(changes)[0]
-    assert ll["severity"] == "critical"
-    assert ll["detected_time"] - fall["attributes"]["impact_time"] >= 5.0
-    assert any(c["type"] == "update" and c["after"]["severity"] == "critical" for c in changes)
+    assert ll.severity == "critical"
+    assert ll.detected_time - fall.attributes["impact_time"] >= 5.0
+    assert any(c.type == "update" and c.after.severity == "critical" for c in changes)
 
 
 def test_fall_inside_an_only_zone_elsewhere_is_ignored():
@@ -319,17 +319,17 @@ def test_cooldown_merges_a_second_track_of_the_same_fall():
 def test_event_object_has_the_contract_keys():
     frames, truth, zones = make_scene("fall_backward", 1)
     _, changes = run_scene(frames, zones)
-    new = [c for c in changes if c["type"] == "new"][0]
-    assert new["before"] is None
+    new = [c for c in changes if c.type == "new"][0]
+    assert new.before is None
     keys = {"id", "label", "source", "track_id", "start_time", "detected_time", "end_time", "score",
             "severity", "box", "has_snapshot", "snapshot"}
-    assert keys <= set(new["after"])
-    assert new["after"]["end_time"] is None and new["after"]["has_snapshot"] is False
-    assert new["after"]["source"] == "cam" and len(new["after"]["box"]) == 4
-    assert new["after"]["start_time"] < new["after"]["detected_time"]
+    assert keys <= set(new.after.to_json())
+    assert new.after.end_time is None and new.after.has_snapshot is False
+    assert new.after.source == "cam" and len(new.after.box) == 4
+    assert new.after.start_time < new.after.detected_time
     # deterministic ids: the same input gives the same feed
     _, again = run_scene(frames, zones)
-    assert [c["after"]["id"] for c in again] == [c["after"]["id"] for c in changes]
+    assert [c.after.id for c in again] == [c.after.id for c in changes]
 
 
 def test_head_keypoint_index_is_used():

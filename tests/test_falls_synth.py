@@ -33,7 +33,7 @@ def test_scenario(name, seed):
         pytest.skip("the fall lands out of view (no torso in the ground truth after the impact)")
     changes = run_frames(perturb(seq.frames, 1000 + seed), AnalyticsConfig(), seq.zones, source="synth")
     r = score(changes, truth, max_delay_s=2.0)
-    assert r["false_alarms"] == 0, "false fall alert(s) at %s" % [a["detected_time"] for a in r["alerts"]]
+    assert r["false_alarms"] == 0, "false fall alert(s) at %s" % [a.detected_time for a in r["alerts"]]
     assert r["detected"] == r["falls"], "missed fall(s): truth %s, alerts %s" % (
-        truth, [(a["start_time"], a["detected_time"]) for a in r["alerts"]])
+        truth, [(a.start_time, a.detected_time) for a in r["alerts"]])
     assert all(d <= 2.0 for d in r["delays"])

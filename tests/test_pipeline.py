@@ -19,6 +19,7 @@ from edgepose.sources import ArraySource, LiveSource  # noqa: E402
 from edgepose.types import Person  # noqa: E402
 
 from fakes.fake_camera import CameraFactory, FakeCamera, frame_number  # noqa: E402
+import helpers  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -136,7 +137,7 @@ class RecordingAnalyzer:
 
     def update(self, t, people, frame_size):
         self.calls.append((t, len(people), frame_size))
-        return [{"type": "new", "before": None, "after": {"id": "e%d" % len(self.calls)}}]
+        return [helpers.change("new", id="e%d" % len(self.calls))]
 
 
 class RecordingSink:
@@ -146,7 +147,7 @@ class RecordingSink:
     def handle(self, change, frame=None):
         if self.fail:
             raise RuntimeError("sink down")
-        self.changes.append((change["after"]["id"], frame.shape))
+        self.changes.append((change.after.id, frame.shape))
 
     def close(self, timeout):
         self.closed = timeout

@@ -12,15 +12,11 @@ from edgepose.sinks import SinkSet, build_sinks
 from edgepose.sinks.config import SinksConfig, read_secret
 from edgepose.sinks.diskqueue import DiskQueue
 from edgepose.validation import validate
+import helpers
 
 
 def change(i, kind="new", label="fall"):
-    after = {"id": "e%d" % i, "label": label, "source": "cam 1", "track_id": 3, "start_time": 1.0,
-             "detected_time": 2.0, "end_time": None, "score": 0.8, "severity": "high",
-             "box": [100, 100, 200, 300], "has_snapshot": False, "snapshot": None}
-    kps = [[150.0, 120.0 + 10 * k, 0.9] for k in range(18)]
-    kps[5] = [None, None, 0]
-    return {"type": kind, "before": None if kind == "new" else dict(after), "after": after, "keypoints": kps}
+    return helpers.change(kind, keypoints=True, id="e%d" % i, label=label, source="cam 1")
 
 
 # -- disk queue -------------------------------------------------------------------------------------
@@ -54,7 +50,7 @@ def test_jsonl_sink_writes_the_public_feed(tmp_path):
     sinks.send([change(1), change(1, "end")])
     sinks.close(2)
     lines = [json.loads(x) for x in path.read_text().splitlines()]
-    assert [(x["type"], x["after"]["id"]) for x in lines] == [("new", "e1"), ("end", "e1")]
+    assert [(x["type"], x["after"]["id"]) for x in lines] == [("new", "e1"), ("end", "e1")]  # the JSON feed
     assert set(lines[0]) == {"type", "before", "after"}
 
 
@@ -79,14 +75,15 @@ def test_snapshot_is_written_before_the_other_sinks_see_the_change(tmp_path):
 
     class Spy(object):
         def handle(self, ch, frame=None):
-            a = ch["after"]
-            seen.append((ch["type"], a["has_snapshot"], a["snapshot"],
-                         a["snapshot"] is not None and os.path.isfile(a["snapshot"])))
+            a = ch.after
+            seen.append((ch.type, a.has_snapshot, a.snapshot, a.snapshot is not None and os.path.isfile(a.snapshot)))
 
     cfg = SinksConfig(log={"enabled": False}, snapshots={"enabled": True, "dir": str(tmp_path / "s")})
     sinks = SinkSet(build_sinks(cfg) + [Spy()])
     frame = np.zeros((480, 640, 3), np.uint8)
-    sinks.send([change(1)], frame=frame)
+    first = change(1)
+    sent = sinks.send([first], frame=frame)
+    assert sent[0].after.snapshot == seen[0][2] and first.after.snapshot is None  # returned, not written in
     sinks.send([change(1, "update")], frame=frame)
     sinks.send([change(1, "end")])
     sinks.send([change(2)])  # no frame: no snapshot, and the change says so
@@ -137,10 +134,10 @@ def test_a_failing_sink_does_not_stop_the_others():
 
     class Good(object):
         def handle(self, ch, frame=None):
-            got.append(ch["after"]["id"])
+            got.append(ch.after.id)
 
     sinks = SinkSet([Bad(), Good()])
-    assert sinks.send([change(1), change(2)], "cam") == 2
+    sinks.send([change(1), change(2)], "cam")
     assert got == ["e1", "e2"] and sinks.errors == 2
 
 

@@ -21,6 +21,7 @@ sys.path.insert(0, ROOT)
 
 from edgepose import deps  # noqa: E402
 from edgepose.analytics import Analyzer, AnalyticsConfig  # noqa: E402
+from edgepose.analytics.scoring import match_falls  # noqa: E402
 from edgepose.profiles import resolve_model  # noqa: E402
 from edgepose.draw import draw_people  # noqa: E402
 from edgepose.errors import EdgeposeError  # noqa: E402
@@ -92,18 +93,18 @@ def run(args):
 
     class _Collect(object):
         def handle(self, change, frame=None):
-            ev = change["after"]
-            if change["type"] == "new":
-                a = dict(ev)
-                a["clip_detected_s"], a["clip_start_s"] = rel(ev["detected_time"]), rel(ev["start_time"])
+            ev = change.after
+            if change.type == "new":
+                a = ev.to_json()
+                a["clip_detected_s"], a["clip_start_s"] = rel(ev.detected_time), rel(ev.start_time)
                 alerts.append(a)
-                active[ev["id"]] = ev["label"]
+                active[ev.id] = ev.label
                 print("    ALERT %-10s track %s at %.2f s into the clip (motion began %.2f s), severity %s, snapshot %s"
-                      % (ev["label"], ev.get("track_id"), a["clip_detected_s"], a["clip_start_s"],
-                         ev.get("severity"), ev.get("snapshot") or "-"), flush=True)
-            elif change["type"] == "end":
-                active.pop(ev["id"], None)
-                print("    end   %-10s track %s at %.2f s" % (ev["label"], ev.get("track_id"), rel(ev["end_time"])),
+                      % (ev.label, ev.track_id, a["clip_detected_s"], a["clip_start_s"],
+                         ev.severity, ev.snapshot or "-"), flush=True)
+            elif change.type == "end":
+                active.pop(ev.id, None)
+                print("    end   %-10s track %s at %.2f s" % (ev.label, ev.track_id, rel(ev.end_time)),
                       flush=True)
 
         def close(self, timeout=None):
@@ -139,18 +140,17 @@ def run(args):
         print("    %5d   %12.1f  %22.1f" % (s // fps, sum(found) / len(found), sum(want) / len(want)))
     recall = sum(min(a, b) for a, b in zip(counts, n_truth)) / max(1, sum(n_truth))
     falls = [a for a in alerts if a["label"] == "fall"]
+    matches, extra = match_falls([a["clip_detected_s"] for a in falls], truth)
     report = []
-    for t in truth:
-        hit = [a for a in falls if t["start_t"] - 0.5 <= a["clip_detected_s"] <= t["impact_t"] + 5.0]
-        if hit:
-            delay = hit[0]["clip_detected_s"] - t["impact_t"]
+    for t, i in matches:
+        if i is not None:
+            delay = falls[i]["clip_detected_s"] - t["impact_t"]
             report.append("fall of track %s (impact %.2f s) -> alert at %.2f s, %.2f s after the impact"
-                          % (t["track_id"], t["impact_t"], hit[0]["clip_detected_s"], delay))
+                          % (t["track_id"], t["impact_t"], falls[i]["clip_detected_s"], delay))
         else:
             report.append("fall of track %s (impact %.2f s) -> NOT detected" % (t["track_id"], t["impact_t"]))
     for line in report:
         print("    " + line)
-    extra = len(falls) - sum(1 for line in report if "NOT" not in line)
     if extra > 0:
         print("    %d fall alert(s) with no fall in the ground truth" % extra)
     stats = pipe.stats.snapshot()

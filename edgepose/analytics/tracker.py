@@ -80,7 +80,9 @@ class Track(object):
     """One person followed over time.
 
     keypoints: (18, 3) smoothed x, y, score (NaN where unknown); velocity: (18, 2) pixels/s;
-    posture, posture_confidence: set by the posture estimator; state: per-analyser scratch space.
+    posture, posture_confidence, features, posture_state: set by the posture estimator;
+    fall_state, bad_posture_state: by the fall and bad-posture detectors; events: label -> id of the
+    track's open events, kept by the analyzer.
     """
 
     def __init__(self, track_id, t, keypoints, score):
@@ -97,7 +99,11 @@ class Track(object):
         self.matched = True
         self.posture = "unknown"
         self.posture_confidence = 0.0
-        self.state = {}
+        self.features = None
+        self.posture_state = None
+        self.fall_state = None
+        self.bad_posture_state = None
+        self.events = {}
 
     # The filter works on plain lists (18 keypoints are too few for numpy to pay off); the arrays
     # are built on demand and cached until the next update.
@@ -312,13 +318,8 @@ _K2_LIST = _K2.tolist()
 
 
 def _rows_of(person):
-    """The person's keypoints as 18 Python [x, y, s] rows (NaN where missing).
-
-    ``edgepose replay`` hands people with the rows it parsed already attached (``person.rows``),
-    which saves converting JSON lists to an array and back.
-    """
-    rows = getattr(person, "rows", None)
-    return rows if rows is not None else person.keypoints.tolist()
+    """The person's keypoints as 18 Python [x, y, s] rows (NaN where missing)."""
+    return person.keypoints.tolist()
 
 
 def _oks_small(tracks, det_rows, t, max_predict_s):

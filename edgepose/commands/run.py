@@ -88,8 +88,8 @@ def _analytics_and_sinks(args):
 
     class _Count(object):
         def handle(self, change, frame=None):
-            if change.get("type") == "new":
-                counts[change["after"]["label"]] += 1
+            if change.type == "new":
+                counts[change.after.label] += 1
 
         def close(self, timeout=None):
             pass

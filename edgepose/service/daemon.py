@@ -189,12 +189,10 @@ class Service:
         self.state.publish(runner.name, result.frame.image, result.people, result.frame.t)
         if result.events:
             for ch in result.events:
-                after = ch.get("after") or {}
-                key = (str(after.get("label", "unknown")), str(ch.get("type", "unknown")))
+                key = (ch.after.label, ch.type)
                 runner.events[key] = runner.events.get(key, 0) + 1
-            # sinks first: the snapshot sink adds the snapshot path to the change /events then shows
-            self.sinks.send(result.events, runner.name, frame=result.frame.image)
-            self.state.add_events(result.events)
+            # /events shows the changes as the sinks sent them (with the snapshot's path)
+            self.state.add_events(self.sinks.send(result.events, runner.name, frame=result.frame.image))
         if not self.ready:
             self.wake.set()
 

@@ -90,14 +90,14 @@ class LiveState:
             self._cond.notify_all()
 
     def add_events(self, changes):
-        """Record event changes (``{"type", "before", "after"}`` dicts) for ``/events``."""
+        """Record ``EventChange`` values for ``/events`` (kept in their JSON form)."""
         if not changes:
             return
         now = self.clock()
         with self._cond:
             for ch in changes:
                 self._event_seq += 1
-                self._events.append({"seq": self._event_seq, "received": now, "change": ch})
+                self._events.append({"seq": self._event_seq, "received": now, "change": ch.to_json()})
 
     def close(self):
         self.closed.set()

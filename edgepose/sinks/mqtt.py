@@ -103,7 +103,7 @@ class MqttSink(Sink):
         except queue.Full:
             self.dropped += 1
             log.error("mqtt sink: in-memory queue full (disk too slow?): change %s dropped",
-                      change["after"].get("id"))
+                      change.after.id)
         self._wake.set()
 
     # -- paho callbacks (network thread) ---------------------------------------------------------

@@ -61,23 +61,26 @@ class SinkSet:
         return len(self.sinks)
 
     def send(self, changes, source=None, frame=None):
-        """Every change to every sink, in order; returns how many ``handle`` calls failed."""
+        """Every change to every sink, in order; returns the changes as the last sink saw them (with
+        the snapshot path where the snapshot sink wrote one). Failures are logged and counted."""
         if not changes:
-            return 0
+            return []
         with self._lock:
             sinks = list(self.sinks)
         failed = 0
+        sent = []
         for change in changes:
             for sink in sinks:
                 try:
-                    sink.handle(change, frame=frame)
+                    change = sink.handle(change, frame=frame) or change
                 except Exception as e:  # a sink never kills the loop
                     failed += 1
                     log.warning("sink %s%s: %s", _name(sink), " (source %s)" % source if source else "", e)
+            sent.append(change)
         if failed:
             with self._lock:
                 self.errors += failed
-        return failed
+        return sent
 
     def replace(self, config):
         """Build the sinks of ``config``; only when that worked close the old ones (in the background)."""

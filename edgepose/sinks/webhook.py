@@ -32,7 +32,7 @@ class WebhookSink(ThreadedSink):
         super(WebhookSink, self).__init__(config.max_queue)
 
     def prepare(self, change, frame=None):
-        if self.labels and change["after"].get("label") not in self.labels:
+        if self.labels and change.after.label not in self.labels:
             return None
         return change_json(change).encode("utf-8")
 
