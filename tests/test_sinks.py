@@ -9,9 +9,9 @@ import pytest
 
 from edgepose.errors import ConfigError
 from edgepose.sinks import SinkSet, build_sinks
-from edgepose.sinks.config import SinksConfig, read_secret
+from edgepose.sinks.config import SinksConfig
 from edgepose.sinks.diskqueue import DiskQueue
-from edgepose.validation import validate
+from edgepose.validation import read_secret, validate
 import helpers
 
 

@@ -115,17 +115,16 @@ def tfpose_map_sets(images_dir, model, limit=None):
     """``[(image name, outputs)]`` for the shared images, or None when they are absent."""
     if not (os.path.isdir(images_dir) and os.path.isfile(model)):
         return None
-    cv2 = deps.load("cv2", "tools/bench_decode.py")
-
     from edgepose.backends import open_backend
     from edgepose.preprocess import preprocess
+    from edgepose.sources.images import list_images, load_image
 
     prof = load_profile("tf-pose")
-    names = sorted(f for f in os.listdir(images_dir) if f.lower().endswith((".jpg", ".jpeg", ".png")))
     sets = []
     with open_backend(model, prof, threads=1) as backend:
-        for name in names[:limit]:
-            image = cv2.imread(os.path.join(images_dir, name))
+        for path in list_images(images_dir)[:limit]:
+            name = os.path.basename(path)
+            image = load_image(path)
             if image is None:
                 continue
             tensor, _ = preprocess(image, prof)

@@ -10,8 +10,6 @@ import json
 import logging
 import time
 
-import numpy as np
-
 from ..errors import UsageError
 from ._common import parse_size
 
@@ -41,13 +39,9 @@ def add_arguments(p):
 
 
 def synthetic_images(n, size=(480, 640), seed=0):
-    """(images, note): rendered scenes from edgepose.synth, or random noise when it is unavailable."""
-    try:
-        from ..synth import render_scene
-    except ImportError:
-        rng = np.random.default_rng(seed)
-        imgs = [rng.integers(0, 256, size=size + (3,), dtype=np.uint8) for _ in range(n)]
-        return imgs, "edgepose.synth.render_scene unavailable: random-noise frames (no people to decode)"
+    """(images, note): rendered scenes from edgepose.synth."""
+    from ..synth import render_scene
+
     return [render_scene(seed + i, size=size).image for i in range(n)], "synthetic scenes (edgepose.synth)"
 
 

@@ -5,7 +5,9 @@ import os
 import time
 
 from .. import deps
+from ..atomic import write_atomic
 from ..errors import InputError, UsageError
+from ..sources.images import IMAGE_SUFFIXES, list_images, read_image
 from ._common import parse_size
 
 NAME = "infer"
@@ -18,7 +20,6 @@ image pixels; a missing keypoint is [null, null, 0]. Example:
   edgepose infer photo.jpg --model bpnet.onnx --profile tao-bpnet --json out.json --draw overlays/
 """
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 log = logging.getLogger(__name__)
 
 
@@ -37,23 +38,15 @@ def expand_images(items):
     out = []
     for item in items:
         if os.path.isdir(item):
-            found = sorted(os.path.join(item, f) for f in os.listdir(item) if f.lower().endswith(IMAGE_EXTS))
+            found = list_images(item)
             if not found:
-                raise InputError("%s: directory holds no images (%s)" % (item, " ".join(IMAGE_EXTS)))
+                raise InputError("%s: directory holds no images (%s)" % (item, " ".join(IMAGE_SUFFIXES)))
             out.extend(found)
         elif os.path.isfile(item):
             out.append(item)
         else:
             raise InputError("%s: no such image file or directory" % item)
     return out
-
-
-def read_image(path):
-    cv2 = deps.load("cv2", "edgepose infer")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError("%s: cannot read this image (not an image file, or a format OpenCV cannot decode)" % path)
-    return image
 
 
 def _overlay_path(directory, path, used):
@@ -74,12 +67,7 @@ def _write_json(path, data):
     if path == "-":
         print(text)
         return
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, text + "\n")
 
 
 def run(args):

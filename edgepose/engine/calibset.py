@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from .. import deps
+from ..sources.images import list_images
 from ..errors import SourceError, UsageError
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def collect(source, out_dir, count, every=None, min_diff=3.0, quality=95, max_fr
     if count < 1:
         raise UsageError("--count %d: must be at least 1" % count)
     os.makedirs(out_dir, exist_ok=True)
-    existing = [f for f in os.listdir(out_dir) if f.lower().endswith((".jpg", ".jpeg", ".png"))]
+    existing = list_images(out_dir)
     if existing:
         log.warning("%s already holds %d image(s); new frames are added beside them", out_dir, len(existing))
     src = open_source(source)

@@ -8,9 +8,9 @@ browser can open the MJPEG preview), compared in constant time.
 import base64
 import hmac
 import ipaddress
-import os
 
 from ..errors import ConfigError
+from ..validation import read_secret
 
 TOKEN_ENV = "EDGEPOSE_HTTP_TOKEN"
 TOKEN_CREDENTIAL = "http_token"
@@ -27,25 +27,7 @@ def is_loopback(host):
 
 def resolve_token(env=None, token_file=None):
     """The HTTP token: ``$EDGEPOSE_HTTP_TOKEN``, ``$CREDENTIALS_DIRECTORY/http_token`` or ``token_file``."""
-    env = os.environ if env is None else env
-    token = (env.get(TOKEN_ENV) or "").strip()
-    if token:
-        return token
-    paths = []
-    if env.get("CREDENTIALS_DIRECTORY"):
-        paths.append(os.path.join(env["CREDENTIALS_DIRECTORY"], TOKEN_CREDENTIAL))
-    if token_file:
-        paths.append(token_file)
-    for p in paths:
-        if os.path.isfile(p):
-            try:
-                with open(p, "r", encoding="utf-8") as f:
-                    token = f.read().strip()
-            except OSError as e:
-                raise ConfigError("%s: cannot read the HTTP token (%s)" % (p, e.strerror))
-            if token:
-                return token
-    return None
+    return read_secret(TOKEN_ENV, TOKEN_CREDENTIAL, path=token_file, env=env, chars=None)
 
 
 def check_bind(host, token):

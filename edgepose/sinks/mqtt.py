@@ -27,7 +27,7 @@ import time
 from .. import deps
 from ..errors import DependencyError
 from .base import Sink, change_json
-from .config import read_secret
+from ..validation import read_secret
 from .diskqueue import DiskQueue, QueueBusy
 
 log = logging.getLogger(__name__)

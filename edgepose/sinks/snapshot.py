@@ -15,6 +15,7 @@ from collections import deque
 import numpy as np
 
 from .. import deps
+from ..atomic import write_atomic
 from ..draw import draw_people
 from ..errors import SinkError
 from ..types import Person
@@ -83,10 +84,7 @@ class SnapshotSink(Sink):
             raise RuntimeError("JPEG encoding failed")
         name = "%s-%s-%s.jpg" % (_safe(ev.source), _safe(ev.label), _safe(ev.id or "event"))
         final = os.path.join(self.dir, name)
-        tmp = final + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, final)
+        write_atomic(final, buf.tobytes(), makedirs=False)
         self.written += 1
         self._files.append(final)
         while len(self._files) > self.cfg.keep_max:

@@ -11,7 +11,7 @@ import urllib.request
 
 from .. import __version__
 from .base import ThreadedSink, change_json
-from .config import read_secret
+from ..validation import read_secret
 
 log = logging.getLogger(__name__)
 

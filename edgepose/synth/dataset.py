@@ -10,6 +10,7 @@ import os
 import time
 
 from .. import deps
+from ..atomic import write_atomic
 from ..topology import KEYPOINTS, SKELETON
 from .scene import render_scene
 
@@ -61,7 +62,5 @@ def write_images(out_dir, count, seed, size=(288, 384), ext="jpg", **options):
     coco = {"info": {"description": "edgepose synthetic people", "seed": int(seed), "count": int(count)},
             "images": images, "annotations": anns, "categories": [coco_category()]}
     path = os.path.join(out_dir, "annotations.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(coco, f)
-    os.replace(path + ".tmp", path)
+    write_atomic(path, json.dumps(coco))
     return path
