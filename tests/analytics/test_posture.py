@@ -7,7 +7,7 @@ from edgepose.analytics.posture import PostureEstimator, body_features, inclinat
 from edgepose.analytics.tracker import Tracker
 from edgepose.topology import KP
 from edgepose.types import Person
-from test_falls import SIZE, make_scene
+from helpers import SIZE, make_scene
 
 
 def postures(name, seed=0):

@@ -6,7 +6,7 @@ from edgepose.analytics import tracker as trk
 from edgepose.analytics.config import TrackerConfig
 from edgepose.analytics.tracker import Tracker, greedy_assign, oks_matrix
 from edgepose.types import Person
-from test_falls import make_scene
+from helpers import make_scene
 
 
 def person_at(x, y=100.0, h=200.0, rng=None, jitter=0.0):

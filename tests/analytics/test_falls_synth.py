@@ -7,10 +7,9 @@ are skipped: no pose-based detector can see them. ``tools/fall_report.py`` print
 """
 import pytest
 
-sequences = pytest.importorskip("edgepose.synth.sequences", reason="edgepose.synth sequences not available")
-
-from edgepose.analytics import AnalyticsConfig  # noqa: E402
-from edgepose.analytics.scoring import perturb, run_frames, score, torso_visible_after  # noqa: E402
+from edgepose.analytics import AnalyticsConfig
+from edgepose.analytics.scoring import perturb, run_frames, score, torso_visible_after
+from edgepose.synth import sequences
 
 SEEDS = (0, 1, 2)
 # slow slide down a wall into a slumped sit: in the ground-truth poses the hips stay well above the
