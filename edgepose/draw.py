@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from . import deps
 from .topology import KEYPOINT_COLORS, SKELETON
 
 
@@ -23,7 +24,7 @@ def draw_people(image, people, thickness=None, radius=None, min_score=0.0, label
     min_score: keypoints scoring below it are not drawn. label: write the person score (and track
     id) above the person. color: one BGR colour for everything instead of the rainbow.
     """
-    import cv2
+    cv2 = deps.load("cv2", "drawing skeletons")
 
     t = thickness or _scale(image)
     rad = radius or max(2, t + 1)

@@ -29,6 +29,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from . import deps
 from .errors import InputError
 from .topology import COCO17, COCO17_FROM_BPNET, KEYPOINTS, NUM_KEYPOINTS, OKS_SIGMAS
 
@@ -297,7 +298,7 @@ def run_model(coco, images_dir, model, profile, threads=None, decode_overrides=N
     Uses the same path as the runtime: ``preprocess`` -> ``open_backend`` -> ``PoseDecoder`` ->
     ``Transform.to_source``.
     """
-    import cv2
+    cv2 = deps.load("cv2", "edgepose eval")
 
     from .backends import open_backend
     from .decode import PoseDecoder

@@ -17,8 +17,10 @@ import os
 
 import numpy as np
 
+from . import deps
+from .atomic import atomic_open
 from .errors import ConfigError, ModelError, ProfileError, UsageError
-from .inspect_model import match_profile
+from .profiles.match import match_profile
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +233,7 @@ def _relaxed(model):
 
 
 def _session(model):
-    import onnxruntime as ort
+    ort = deps.load("onnxruntime", "checking the prepared model")
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
@@ -293,11 +295,8 @@ def prepare(src, out, profile, size=None, batch=None, fp16=False, check=True):
                 raise
             log.warning("ONNX Runtime (CPU) cannot run this float16 model; verification skipped")
             diffs = None
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, ".%s.tmp" % os.path.basename(out))
-    onnx.save(prepared, tmp)
-    os.replace(tmp, out)
+    with atomic_open(out, "wb") as f:
+        onnx.save(prepared, f)
     return {"out": out, "size": size, "batch": str(batch), "fp16": bool(fp16),
             "nodes_before": len(model.graph.node), "nodes_after": len(prepared.graph.node),
             "inputs": graph_io(prepared)[0], "outputs": graph_io(prepared)[1], "max_abs_diff": diffs}

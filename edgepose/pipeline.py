@@ -16,7 +16,6 @@ capture and lets the frames in flight finish (drain); ``close()`` stops everythi
 source and the sinks. Statistics: ``pipe.stats`` (``edgepose.stats.PipelineStats``).
 """
 import logging
-import os
 import queue
 import signal
 import threading
@@ -24,7 +23,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-from .errors import EdgeposeError, ModelError, ProfileError, UsageError
+from .errors import EdgeposeError, ProfileError, UsageError
+from .sinks.sinkset import SinkSet
 from .stats import PipelineStats, default_threads, limit_blas_threads
 from .types import Frame, Person
 
@@ -52,37 +52,6 @@ class _Item:
         self.tensor = self.transform = self.outputs = None
 
 
-def resolve_profile(profile, model=None, engine=None):
-    """A ``Profile`` from a name/path/object; guessed from the ONNX model's I/O when not given."""
-    from .profiles import load_profile
-
-    if profile is not None:
-        return load_profile(profile)
-    if model is not None:
-        from .inspect_model import guess_profiles
-
-        _, _, fits = guess_profiles(model)
-        ok = [name for name, why in fits.items() if not why]
-        if ok:
-            log.info("%s: using profile %s (matches the model's inputs/outputs)", model, ok[0])
-            return load_profile(ok[0])
-        raise ProfileError("%s: no built-in profile matches this model: pass --profile NAME or a profile YAML "
-                           "(`edgepose inspect %s` says why)" % (model, model))
-    if engine is not None:
-        if not os.path.isfile(engine):
-            raise ModelError("%s: engine file not found (build one with `edgepose build MODEL.onnx --profile P`)" % engine)
-        try:
-            from .engine.sidecar import read_sidecar
-
-            name = read_sidecar(engine).get("profile")
-        except (ImportError, EdgeposeError):
-            name = None
-        if name:
-            log.info("%s: using profile %s (from its sidecar)", engine, name)
-            return load_profile(name)
-    raise ProfileError("%s: a TensorRT engine needs --profile (the profile of the ONNX it was built from)" % engine)
-
-
 class Pipeline:
     """The pose loop. See the module doc.
 
@@ -90,8 +59,8 @@ class Pipeline:
     model / engine: an .onnx or TensorRT engine path (or pass an opened ``backend``).
     profile: profile name/path/object (guessed from an ONNX model when None). size: (H, W) network
     input instead of the profile's. analytics: an object with ``update(t, people, frame_size)`` or a
-    factory ``f(source_name) -> object``. sinks: objects with ``handle(change, frame=None)`` and
-    ``close(timeout)``. decoder: an object with ``decode(outputs) -> List[Person]`` (default
+    factory ``f(source_name) -> object``. sinks: a ``SinkSet``, or sink objects
+    (``handle(change, frame=None)``, ``close(timeout)``) to put in one. decoder: an object with ``decode(outputs) -> List[Person]`` (default
     ``edgepose.decode.PoseDecoder(profile)``). on_result: callback(FrameResult) called by the
     consumer for each result. max_frames: stop after this many frames. queue_size: depth of the
     queues between stages (files); live sources always keep only the newest frame at capture.
@@ -103,22 +72,22 @@ class Pipeline:
     def __init__(self, source, model=None, engine=None, profile=None, analytics=None, sinks=(), backend=None,
                  decoder=None, size=None, threads=None, on_result=None, max_frames=None, realtime=False,
                  loop=False, queue_size=2, stats_interval=10.0, source_options=None, blas_threads=1):
-        if model is not None and engine is not None:
-            raise UsageError("give a model or an engine, not both")
+        from .profiles import load_profile, resolve_model
         from .sources import open_source
 
-        self.profile = resolve_profile(profile, model, engine) if backend is None or profile is not None else None
-        if self.profile is None:
-            raise ProfileError("Pipeline: pass profile= together with backend=")
-        if size is not None:
-            self.profile = self.profile.with_size(size)
         if backend is None:
-            path = model if model is not None else engine
-            if path is None:
+            if model is None and engine is None:
                 raise UsageError("Pipeline: give model= (an .onnx), engine= (a TensorRT engine) or backend=")
             from .backends import open_backend
 
+            path, self.profile = resolve_model(model, engine, profile, size)
             backend = open_backend(path, profile=self.profile, threads=default_threads(threads))
+        elif profile is None:
+            raise ProfileError("Pipeline: pass profile= together with backend=")
+        else:
+            self.profile = load_profile(profile)
+            if size is not None:
+                self.profile = self.profile.with_size(size)
         self.backend = backend
         if decoder is None:
             from .decode import PoseDecoder
@@ -134,7 +103,7 @@ class Pipeline:
         if analytics is not None and not hasattr(analytics, "update"):
             analytics = analytics(self.source.name)
         self.analytics = analytics
-        self.sinks = list(sinks or ())
+        self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks or ())
         self.on_result = [on_result] if callable(on_result) else list(on_result or ())
         self.max_frames = max_frames
         self.stats = PipelineStats()
@@ -226,11 +195,7 @@ class Pipeline:
             t.join(timeout=timeout)
         if not self._started:
             self.backend.deactivate()
-        for sink in self.sinks:
-            try:
-                sink.close(timeout)
-            except Exception as e:
-                log.warning("closing sink %s: %s", type(sink).__name__, e)
+        self.sinks.close(timeout)
         self.stats.stop()
         log.info("stopped: %s", self.stats.log_line())
 
@@ -414,12 +379,7 @@ class Pipeline:
             t2 = time.monotonic()
             item.timings["analytics"] = t2 - t1
             if self.sinks and events:
-                for change in events:
-                    for sink in self.sinks:
-                        try:
-                            sink.handle(change, frame=frame.image)
-                        except Exception as e:  # a sink never kills the loop
-                            log.warning("sink %s: %s", type(sink).__name__, e)
+                self.sinks.send(events, self.source.name, frame=frame.image)
                 item.timings["sinks"] = time.monotonic() - t2
         done = time.monotonic()
         item.timings["total"] = done - item.t0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import deps
 from .errors import InputError
 
 _INTERP = {"linear": 1, "cubic": 2, "area": 3}  # cv2.INTER_LINEAR / INTER_CUBIC / INTER_AREA
@@ -60,7 +61,7 @@ def compute_transform(src_h, src_w, net_h, net_w, resize):
 
 def resize_image(image, profile, size=None):
     """Resize/letterbox a BGR uint8 image to the network size: returns ``(uint8 HxWx3 BGR, Transform)``."""
-    import cv2
+    cv2 = deps.load("cv2", "preprocessing")
 
     if image is None or getattr(image, "ndim", 0) != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         shape = getattr(image, "shape", None)

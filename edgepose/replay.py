@@ -16,8 +16,8 @@ import numpy as np
 from pydantic import Field
 
 from .analytics import Analyzer, AnalyticsConfig
-from .errors import ConfigError, InputError
-from .sinks import SinksConfig, build_sinks, change_json, close_sinks, dispatch
+from .errors import InputError
+from .sinks import SinkSet, SinksConfig, build_sinks, change_json
 from .topology import NUM_KEYPOINTS
 from .types import Person
 from .validation import Strict, load_yaml, validate
@@ -42,11 +42,8 @@ def load_replay_config(path):
     if set(data) <= {"analytics", "sinks"}:
         cfg = validate(ReplayConfig, data, path)
         return (lambda source: cfg.analytics), cfg.sinks
-    try:
-        from .config import load_config
-    except ImportError:
-        raise ConfigError("%s: only 'analytics' and 'sinks' sections are understood here (found %s)"
-                          % (path, ", ".join(sorted(set(data) - {"analytics", "sinks"}))))
+    from .config import load_config
+
     full = load_config(path)
 
     def analytics_for(source):
@@ -62,9 +59,7 @@ def _person(obj):
     if not isinstance(rows, list) or len(rows) != NUM_KEYPOINTS:
         raise ValueError("'keypoints' must be a list of %d [x, y, s] triples" % NUM_KEYPOINTS)
     rows = [_MISSING if r[0] is None else r for r in rows]
-    person = Person(np.array(rows, dtype=np.float32), obj.get("score", 0.0), obj.get("track_id"))
-    person.rows = rows  # the tracker reads these directly (no array round trip)
-    return person
+    return Person(np.array(rows, dtype=np.float32), obj.get("score", 0.0), obj.get("track_id"))
 
 
 _MISSING = (float("nan"), float("nan"), 0.0)
@@ -97,7 +92,7 @@ def replay(path, analytics_for=None, sinks_config=None, events_path=None, sinks=
         raise InputError("%s: recording not found" % path)
     analytics_for = analytics_for or (lambda source: AnalyticsConfig())
     own_sinks = build_sinks(sinks_config) if sinks_config is not None and sinks is None else []
-    all_sinks = list(sinks or ()) + own_sinks
+    fanout = SinkSet(list(sinks or ()) + own_sinks)
     out = None
     if events_path:
         parent = os.path.dirname(os.path.abspath(events_path))
@@ -134,10 +129,9 @@ def replay(path, analytics_for=None, sinks_config=None, events_path=None, sinks=
                 if changes:
                     st.changes += len(changes)
                     for c in changes:
-                        key = "%s %s" % (c["after"]["label"], c["type"])
+                        key = "%s %s" % (c.after.label, c.type)
                         st.labels[key] = st.labels.get(key, 0) + 1
-                    if all_sinks:
-                        dispatch(all_sinks, changes)
+                    fanout.send(changes, source)
                     if out is not None:
                         for c in changes:
                             out.write(change_json(c) + "\n")
@@ -151,5 +145,5 @@ def replay(path, analytics_for=None, sinks_config=None, events_path=None, sinks=
         st.seconds = time.perf_counter() - t0
         if out is not None:
             out.close()
-        close_sinks(own_sinks, 10.0)
+        SinkSet(own_sinks).close(10.0)  # the caller's sinks are the caller's to close
     return st

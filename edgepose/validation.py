@@ -1,7 +1,10 @@
-"""YAML loading and schema validation shared by model profiles and the runtime config.
+"""YAML loading and schema validation shared by model profiles and the runtime config, and the one
+reader of secrets.
 
 Schemas are pydantic v2 models that forbid unknown keys. A validation failure becomes one
-``ConfigError`` line per bad key: ``FILE: key.path: value X: what is expected``.
+``ConfigError`` line per bad key: ``FILE: key.path: value X: what is expected``. Validation has no
+side effects: secrets (MQTT password, webhook and HTTP tokens) never live in the YAML, which only
+names where they are; ``read_secret`` reads them when the part that needs one starts.
 """
 import os
 
@@ -56,3 +59,31 @@ def validate(schema, data, where):
         return schema.model_validate(data)
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, where))
+
+
+def read_secret(env_name, credential_name, path=None, env=None, chars="\r\n"):
+    """A secret from ``$env_name``, else ``$CREDENTIALS_DIRECTORY/credential_name`` (systemd
+    ``LoadCredential=``), else the file ``path``; None when none of them has one.
+
+    chars: what is stripped from both ends (default: line endings; None: all whitespace). An
+    unreadable file is a ``ConfigError`` naming it.
+    """
+    env = os.environ if env is None else env
+    value = (env.get(env_name) or "").strip(chars) if env_name else ""
+    if value:
+        return value
+    paths = []
+    if env.get("CREDENTIALS_DIRECTORY") and credential_name:
+        paths.append(os.path.join(env["CREDENTIALS_DIRECTORY"], credential_name))
+    if path:
+        paths.append(path)
+    for p in paths:
+        if os.path.isfile(p):
+            try:
+                with open(p, "r", encoding="utf-8") as f:
+                    value = f.read().strip(chars)
+            except OSError as e:
+                raise ConfigError("%s: cannot read the secret (%s)" % (p, e.strerror or e))
+            if value:
+                return value
+    return None

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from edgepose.commands._common import bundled_model
+from edgepose.models import bundled_model
 from edgepose.profiles import load_profile
 
 MODEL, PROFILE = bundled_model()
@@ -27,7 +27,7 @@ def test_profile_is_tao_bpnet_with_own_size_and_thresholds():
 
 
 def test_model_has_the_tao_deployable_contract():
-    from edgepose.inspect_model import match_profile, read_io
+    from edgepose.profiles.match import match_profile, read_io
 
     ins, outs = read_io(MODEL)
     prof = load_profile("edgepose-demo")
@@ -79,9 +79,7 @@ def _box_recall(coco, dets, min_kps=5, inside=0.6):
 
 
 def test_finds_people_in_unseen_scenes():
-    synth = pytest.importorskip("edgepose.synth")
-    if not hasattr(synth, "render_scene"):
-        pytest.skip("edgepose.synth.render_scene not available")
+    from edgepose import synth
     from edgepose.backends import open_backend
     from edgepose.decode import PoseDecoder
     from edgepose.evaluate import CocoKeypoints, Detection, coco_from_scenes, evaluate

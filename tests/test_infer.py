@@ -114,9 +114,9 @@ def test_missing_image_and_model(tmp_path, capsys, monkeypatch):
     cv2.imwrite(str(img), np.zeros((20, 20, 3), np.uint8))
     assert main(["infer", str(img), "--model", str(tmp_path / "missing.onnx"), "--profile", "tf-pose"]) == 1
     assert "missing.onnx" in capsys.readouterr().err
-    import edgepose.commands._common as common
+    import edgepose.models as models
 
-    monkeypatch.setattr(common, "bundled_model", lambda: (None, None))
+    monkeypatch.setattr(models, "bundled_model", lambda: (None, None))
     assert main(["infer", str(img)]) == 2
     assert "--model" in capsys.readouterr().err
 

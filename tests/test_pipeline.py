@@ -19,6 +19,7 @@ from edgepose.sources import ArraySource, LiveSource  # noqa: E402
 from edgepose.types import Person  # noqa: E402
 
 from fakes.fake_camera import CameraFactory, FakeCamera, frame_number  # noqa: E402
+import helpers  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -136,7 +137,7 @@ class RecordingAnalyzer:
 
     def update(self, t, people, frame_size):
         self.calls.append((t, len(people), frame_size))
-        return [{"type": "new", "before": None, "after": {"id": "e%d" % len(self.calls)}}]
+        return [helpers.change("new", id="e%d" % len(self.calls))]
 
 
 class RecordingSink:
@@ -146,7 +147,7 @@ class RecordingSink:
     def handle(self, change, frame=None):
         if self.fail:
             raise RuntimeError("sink down")
-        self.changes.append((change["after"]["id"], frame.shape))
+        self.changes.append((change.after.id, frame.shape))
 
     def close(self, timeout):
         self.closed = timeout
@@ -204,7 +205,6 @@ def tiny_model(tmp_path_factory):
 
 
 def test_real_backend_and_decoder_on_a_video(tmp_path, tiny_model):
-    pytest.importorskip("edgepose.decode")
     path = str(tmp_path / "v.avi")
     w = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (96, 64))
     for i in range(6):
@@ -218,7 +218,6 @@ def test_real_backend_and_decoder_on_a_video(tmp_path, tiny_model):
 
 
 def test_sigterm_stops_edgepose_run_cleanly(tmp_path, tiny_model):
-    pytest.importorskip("edgepose.decode")
     video = str(tmp_path / "v.avi")
     w = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (96, 64))
     for i in range(5):
@@ -248,7 +247,6 @@ def test_sigterm_stops_edgepose_run_cleanly(tmp_path, tiny_model):
 
 
 def test_pipeline_finds_people_in_a_clip_of_real_photos(tmp_path, tfpose_model):
-    pytest.importorskip("edgepose.decode")
     img = cv2.imread(shared_path("images", "p1.jpg"))
     img = cv2.resize(img, (432, 368))
     path = str(tmp_path / "people.avi")
@@ -292,8 +290,8 @@ class OracleBackend(Backend):
 
 
 def test_loop_on_a_synthetic_clip_finds_the_rendered_people():
-    synth = pytest.importorskip("edgepose.synth")
-    synthmaps = pytest.importorskip("edgepose.decode.synthmaps")
+    from edgepose import synth
+    from edgepose.decode import synthmaps
     from edgepose.preprocess import compute_transform
 
     prof = load_profile("tao-bpnet").with_size((240, 320))
@@ -316,7 +314,6 @@ def test_loop_on_a_synthetic_clip_finds_the_rendered_people():
 
 
 def test_run_command_writes_video_and_recording(tmp_path, tiny_model, capsys):
-    pytest.importorskip("edgepose.decode")
     from edgepose.cli import main
     from edgepose.recording import read_recording
 
@@ -357,16 +354,25 @@ def test_stats_are_logged_periodically(caplog):
     assert len(lines) >= 3 and "dropped" in lines[0] and "rss" in lines[0] and "infer" in lines[0]
 
 
-def test_blas_threads_are_capped_when_the_loop_starts():
-    from edgepose.stats import default_threads, limit_blas_threads
+def test_blas_threads_are_capped_when_the_loop_starts(monkeypatch):
+    import edgepose.pipeline
+    from edgepose.stats import default_threads
 
-    changed = limit_blas_threads(1)
-    assert isinstance(changed, list)
+    calls = []
+    monkeypatch.setattr(edgepose.pipeline, "limit_blas_threads", lambda n: calls.append(n) or ["openblas"])
+    pipe = Pipeline(ArraySource(numbered(2)), backend=EchoBackend(), profile=PROFILE, decoder=EchoDecoder(),
+                    stats_interval=0)
+    assert calls == []                    # not at construction: when the loop starts
+    assert len(list(pipe)) == 2 and calls == [1]
+    pipe.close()
+    pipe = Pipeline(ArraySource(numbered(2)), backend=EchoBackend(), profile=PROFILE, decoder=EchoDecoder(),
+                    stats_interval=0, blas_threads=None)
+    pipe.run()
+    assert calls == [1]                   # None leaves BLAS alone
     assert default_threads(3) == 3 and default_threads() == max(1, (os.cpu_count() or 1) - 1)
 
 
 def test_bench_command_prints_overhead_and_json(tmp_path, tiny_model, capsys):
-    pytest.importorskip("edgepose.decode")
     import json
 
     from edgepose.cli import main

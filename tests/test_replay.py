@@ -5,7 +5,7 @@ import pytest
 
 from edgepose.cli import main
 from edgepose.replay import replay
-from test_falls import SIZE, make_scene
+from helpers import SIZE, make_scene
 
 
 def write_recording(path, scenes):

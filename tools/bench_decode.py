@@ -33,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from edgepose import deps  # noqa: E402
 from edgepose.decode import PoseDecoder, assemble, extract_maps, people_from_parts  # noqa: E402
 from edgepose.decode.maps import MapSet  # noqa: E402
 from edgepose.decode.peaks import Peaks  # noqa: E402
@@ -53,8 +54,7 @@ class NaiveDecoder:
     """
 
     def __init__(self, profile, heat_up, paf_up, sigma=3.0):
-        import cv2
-
+        cv2 = deps.load("cv2", "tools/bench_decode.py")
         cv2.setNumThreads(1)
         self.cv2 = cv2
         self.profile = profile
@@ -115,17 +115,16 @@ def tfpose_map_sets(images_dir, model, limit=None):
     """``[(image name, outputs)]`` for the shared images, or None when they are absent."""
     if not (os.path.isdir(images_dir) and os.path.isfile(model)):
         return None
-    import cv2
-
     from edgepose.backends import open_backend
     from edgepose.preprocess import preprocess
+    from edgepose.sources.images import list_images, load_image
 
     prof = load_profile("tf-pose")
-    names = sorted(f for f in os.listdir(images_dir) if f.lower().endswith((".jpg", ".jpeg", ".png")))
     sets = []
     with open_backend(model, prof, threads=1) as backend:
-        for name in names[:limit]:
-            image = cv2.imread(os.path.join(images_dir, name))
+        for path in list_images(images_dir)[:limit]:
+            name = os.path.basename(path)
+            image = load_image(path)
             if image is None:
                 continue
             tensor, _ = preprocess(image, prof)
@@ -156,8 +155,7 @@ def main(argv=None):
     ap.add_argument("--no-naive", action="store_true", help="skip the naive reference-style decoder")
     args = ap.parse_args(argv)
 
-    import cv2
-
+    cv2 = deps.load("cv2", "tools/bench_decode.py")
     print("decode benchmark: one thread; numpy %s, OpenCV %s, Python %s, %s" % (
         np.__version__, cv2.__version__, platform.python_version(), platform.processor() or platform.machine()))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

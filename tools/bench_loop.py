@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from edgepose.cli import main as edgepose  # noqa: E402
-from edgepose.commands._common import bundled_model  # noqa: E402
+from edgepose.models import bundled_model  # noqa: E402
 
 
 def main(argv=None):

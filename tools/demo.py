@@ -19,21 +19,23 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from edgepose import deps  # noqa: E402
 from edgepose.analytics import Analyzer, AnalyticsConfig  # noqa: E402
-from edgepose.commands._common import resolve_model  # noqa: E402
+from edgepose.analytics.scoring import match_falls  # noqa: E402
+from edgepose.profiles import resolve_model  # noqa: E402
+from edgepose.draw import draw_people  # noqa: E402
 from edgepose.errors import EdgeposeError  # noqa: E402
 from edgepose.pipeline import Pipeline  # noqa: E402
 from edgepose.recording import RecordingWriter  # noqa: E402
-from edgepose.sinks import SinksConfig, build_sinks, close_sinks  # noqa: E402
-from edgepose.sinks.video import VideoWriterSink, draw_result  # noqa: E402
+from edgepose.sinks import SinkSet, SinksConfig, build_sinks  # noqa: E402
+from edgepose.sinks.video import VideoWriterSink  # noqa: E402
 from edgepose.synth import generate_sequence, write_clip  # noqa: E402
 
 log = logging.getLogger("demo")
 
 
 def _banner(image, text, color):
-    import cv2
-
+    cv2 = deps.load("cv2", "tools/demo.py")
     h, w = image.shape[:2]
     scale = max(0.5, w / 900.0)
     cv2.rectangle(image, (0, 0), (w, int(34 * scale)), color, -1)
@@ -62,7 +64,7 @@ def run(args):
     t_start = time.time()
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    model, profile = resolve_model(args.model, args.profile)
+    model, profile = resolve_model(args.model, profile=args.profile)
 
     print("1/3 rendering a synthetic clip (scenario %r, seed %d) ..." % (args.scenario, args.seed), flush=True)
     seq = generate_sequence(args.scenario, args.seed, fps=args.fps)
@@ -83,7 +85,6 @@ def run(args):
         "jsonl": {"enabled": True, "path": os.path.join(out, "events.jsonl")},
         "snapshots": {"enabled": True, "dir": os.path.join(out, "snapshots")},
     })
-    sinks = build_sinks(scfg)
     alerts, active = [], {}
     t0 = [None]  # capture time of the first frame: file sources stamp frames with wall-clock start + media time
 
@@ -92,24 +93,24 @@ def run(args):
 
     class _Collect(object):
         def handle(self, change, frame=None):
-            ev = change["after"]
-            if change["type"] == "new":
-                a = dict(ev)
-                a["clip_detected_s"], a["clip_start_s"] = rel(ev["detected_time"]), rel(ev["start_time"])
+            ev = change.after
+            if change.type == "new":
+                a = ev.to_json()
+                a["clip_detected_s"], a["clip_start_s"] = rel(ev.detected_time), rel(ev.start_time)
                 alerts.append(a)
-                active[ev["id"]] = ev["label"]
+                active[ev.id] = ev.label
                 print("    ALERT %-10s track %s at %.2f s into the clip (motion began %.2f s), severity %s, snapshot %s"
-                      % (ev["label"], ev.get("track_id"), a["clip_detected_s"], a["clip_start_s"],
-                         ev.get("severity"), ev.get("snapshot") or "-"), flush=True)
-            elif change["type"] == "end":
-                active.pop(ev["id"], None)
-                print("    end   %-10s track %s at %.2f s" % (ev["label"], ev.get("track_id"), rel(ev["end_time"])),
+                      % (ev.label, ev.track_id, a["clip_detected_s"], a["clip_start_s"],
+                         ev.severity, ev.snapshot or "-"), flush=True)
+            elif change.type == "end":
+                active.pop(ev.id, None)
+                print("    end   %-10s track %s at %.2f s" % (ev.label, ev.track_id, rel(ev.end_time)),
                       flush=True)
 
         def close(self, timeout=None):
             pass
 
-    sinks.append(_Collect())
+    sinks = SinkSet(build_sinks(scfg) + [_Collect()])
     video = VideoWriterSink(os.path.join(out, "annotated.mp4"), fps=seq.fps, draw=False)
     recorder = RecordingWriter(os.path.join(out, "poses.jsonl"))
     counts = []
@@ -121,13 +122,13 @@ def run(args):
                 t0[0] = r.frame.t - r.frame.index / seq.fps
             recorder.write(r)
             counts.append(len(r.people))
-            image = draw_result(r.frame.image.copy(), r.people)
+            image = draw_people(r.frame.image.copy(), r.people)
             if active:
                 _banner(image, "ALERT: " + ", ".join(sorted(set(active.values()))).upper(), (0, 0, 200))
             video.write_image(image)
     finally:
         pipe.close()
-        close_sinks(sinks, 5.0)
+        sinks.close(5.0)
         video.close()
         recorder.close()
 
@@ -139,18 +140,17 @@ def run(args):
         print("    %5d   %12.1f  %22.1f" % (s // fps, sum(found) / len(found), sum(want) / len(want)))
     recall = sum(min(a, b) for a, b in zip(counts, n_truth)) / max(1, sum(n_truth))
     falls = [a for a in alerts if a["label"] == "fall"]
+    matches, extra = match_falls([a["clip_detected_s"] for a in falls], truth)
     report = []
-    for t in truth:
-        hit = [a for a in falls if t["start_t"] - 0.5 <= a["clip_detected_s"] <= t["impact_t"] + 5.0]
-        if hit:
-            delay = hit[0]["clip_detected_s"] - t["impact_t"]
+    for t, i in matches:
+        if i is not None:
+            delay = falls[i]["clip_detected_s"] - t["impact_t"]
             report.append("fall of track %s (impact %.2f s) -> alert at %.2f s, %.2f s after the impact"
-                          % (t["track_id"], t["impact_t"], hit[0]["clip_detected_s"], delay))
+                          % (t["track_id"], t["impact_t"], falls[i]["clip_detected_s"], delay))
         else:
             report.append("fall of track %s (impact %.2f s) -> NOT detected" % (t["track_id"], t["impact_t"]))
     for line in report:
         print("    " + line)
-    extra = len(falls) - sum(1 for line in report if "NOT" not in line)
     if extra > 0:
         print("    %d fall alert(s) with no fall in the ground truth" % extra)
     stats = pipe.stats.snapshot()

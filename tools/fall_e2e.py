@@ -4,7 +4,8 @@
 
 For each scenario and seed, renders the clip (edgepose.synth), runs the full pipeline with analytics on
 the CPU and compares the fall alerts with the ground truth: a fall counts as detected when an alert comes
-between its start and 2 s after the impact; any other fall alert is a false alarm. Prints a table.
+by the one rule of edgepose.analytics.scoring.match_falls (from 0.5 s before its start to 2 s after the
+impact); any other fall alert is a false alarm. Prints a table.
 """
 import argparse
 import os
@@ -15,7 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from edgepose.analytics import Analyzer, AnalyticsConfig  # noqa: E402
-from edgepose.commands._common import resolve_model  # noqa: E402
+from edgepose.analytics.scoring import match_falls  # noqa: E402
+from edgepose.profiles import resolve_model  # noqa: E402
 from edgepose.pipeline import Pipeline  # noqa: E402
 from edgepose.synth import SCENARIOS, generate_sequence, write_clip  # noqa: E402
 
@@ -28,8 +30,8 @@ def run_clip(seq, model, profile, tmp):
 
     class Collect(object):
         def handle(self, change, frame=None):
-            if change["type"] == "new" and change["after"]["label"] == "fall":
-                alerts.append(change["after"]["detected_time"])
+            if change.type == "new" and change.after.label == "fall":
+                alerts.append(change.after.detected_time)
 
         def close(self, timeout=None):
             pass
@@ -53,7 +55,7 @@ def main(argv=None):
     ap.add_argument("--profile")
     ap.add_argument("--scenarios", help="comma-separated (default: all)")
     args = ap.parse_args(argv)
-    model, profile = resolve_model(args.model, args.profile)
+    model, profile = resolve_model(args.model, profile=args.profile)
     names = args.scenarios.split(",") if args.scenarios else sorted(SCENARIOS)
     print("%-20s %6s %8s %12s %s" % ("scenario", "falls", "detected", "false alarms", "delay after impact (s)"))
     tot = [0, 0, 0]
@@ -64,15 +66,13 @@ def main(argv=None):
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 seq = generate_sequence(name, seed, fps=15.0)
                 alerts = run_clip(seq, model, profile, tmp)
-                used = set()
-                for tr in seq.truth:
-                    falls += 1
-                    ok = [i for i, a in enumerate(alerts) if tr["start_t"] - 0.5 <= a <= tr["impact_t"] + 2.0]
-                    if ok:
+                matches, false_alarms = match_falls(alerts, seq.truth)
+                falls += len(matches)
+                for tr, i in matches:
+                    if i is not None:
                         hit += 1
-                        used.add(ok[0])
-                        delays.append(alerts[ok[0]] - tr["impact_t"])
-                fa += len(alerts) - len(used)
+                        delays.append(alerts[i] - tr["impact_t"])
+                fa += false_alarms
             tot[0] += falls
             tot[1] += hit
             tot[2] += fa

@@ -83,7 +83,7 @@ def bench(args):
     n_people = sum(len(p) for _, p, _ in frames)
     print("analytics throughput on %d frames (%.2f people/frame):" % (len(frames), n_people / len(frames)))
     for method in ("greedy", "hungarian"):
-        if method == "hungarian" and trk._lsa is None:
+        if method == "hungarian" and trk.scipy_assignment() is None:
             print("  hungarian: scipy not installed")
             continue
         cfg = AnalyticsConfig(tracker={"assignment": method})
@@ -101,14 +101,14 @@ def bench(args):
     for n in (2, 5, 10, 20):
         mats = [rng.random((n, n)) for _ in range(200)]
         for name, fn in (("greedy", trk.greedy_assign), ("hungarian", trk.hungarian_assign)):
-            if name == "hungarian" and trk._lsa is None:
+            if name == "hungarian" and trk.scipy_assignment() is None:
                 continue
             t = time.perf_counter()
             for m in mats:
                 fn(m, 0.1)
             el = (time.perf_counter() - t) / len(mats)
             agree = np.mean([sorted(trk.greedy_assign(m, 0.1)) == sorted(trk.hungarian_assign(m, 0.1))
-                             for m in mats]) if trk._lsa is not None else float("nan")
+                             for m in mats]) if trk.scipy_assignment() is not None else float("nan")
             print("  assign %2dx%-2d %-9s %7.1f us   (greedy == optimal on %.0f%% of random matrices)"
                   % (n, n, name, el * 1e6, 100 * agree))
     return 0

@@ -6,9 +6,6 @@ signals into Frigate-style changes (with cooldown, zones and pacing). Nothing he
 I/O; a frame costs tens of microseconds per person.
 """
 import logging
-from typing import List, Optional, Sequence, Tuple
-
-from ..types import Person
 from .badposture import BadPostureDetector
 from .config import AnalyticsConfig
 from .events import EventManager
@@ -38,11 +35,8 @@ def _grow(box, k):
 
 
 def _with_pose(change, tr):
-    """Add the person's smoothed keypoints (JSON lists, None where missing) for the snapshot sink.
-
-    Top-level key ``keypoints`` beside type/before/after; sinks that serialise the feed leave it out.
-    """
-    change["keypoints"] = tr.to_json()["keypoints"]
+    """The change with the person's smoothed keypoints (18, 3), for the snapshot's overlay."""
+    change.keypoints = tr.keypoints.copy()
     return change
 
 
@@ -50,7 +44,6 @@ class Analyzer(object):
     """Analytics for one source. ``update(t, people, frame_size=(H, W)) -> List[EventChange]``."""
 
     def __init__(self, config=None, source="default"):
-        # type: (Optional[AnalyticsConfig], str) -> None
         self.config = cfg = config or AnalyticsConfig()
         self.source = source
         self.tracker = Tracker(cfg.tracker)
@@ -69,7 +62,6 @@ class Analyzer(object):
         return self.tracker.tracks
 
     def update(self, t, people, frame_size=None):
-        # type: (float, Sequence[Person], Optional[Tuple[int, int]]) -> List[dict]
         t = float(t)
         if frame_size is not None:
             self.frame_size = (int(frame_size[0]), int(frame_size[1]))
@@ -82,7 +74,6 @@ class Analyzer(object):
         for tr in tracks:
             if not tr.matched:
                 continue
-            tr.state.setdefault("events", {})
             self.posture.update(tr, t)
             if self.config.fall.enabled:
                 for sig, info in self.falls.update(tr, t):
@@ -103,14 +94,14 @@ class Analyzer(object):
 
     # -- falls -------------------------------------------------------------------------------
     def _on_fall_signal(self, tr, t, sig, info):
-        evs = tr.state["events"]
+        evs = tr.events
         if sig == "fall":
             center = person_center(tr.keypoints)
             allowed, names = self.zones.falls_allowed(center, self.frame_size)
             if not allowed:
                 log.info("%s: track %d down inside zone(s) %s: no fall alert", self.source, tr.track_id,
                          ",".join(names) or "(outside the only-zones)")
-                tr.state["fall"]["phase"] = "deliberate"
+                tr.fall_state.phase = "deliberate"
                 return []
             speed = info["speed_body_heights_per_s"] / self.config.fall.velocity_body_heights_per_s
             drop = info["drop_body_heights"] / self.config.fall.drop_body_heights
@@ -120,7 +111,7 @@ class Analyzer(object):
                      "drop_body_heights": info["drop_body_heights"]}
             ch = self.events.new("fall", t, tr.track_id, info["start_t"], score, tr.box(), names, attrs)
             if ch is not None:
-                evs["fall"] = ch["after"]["id"]
+                evs["fall"] = ch.after.id
                 return [_with_pose(ch, tr)]
             orphan = self._take_orphan(tr)  # the same fall seen through a new track
             return orphan
@@ -128,12 +119,12 @@ class Analyzer(object):
             out = []
             fid = evs.get("fall")
             fev = self.events.open_events.get(fid) if fid else None
-            score = fev["score"] if fev else 0.8
-            start = fev["attributes"].get("impact_time", fev["start_time"]) if fev else info["impact_t"]
+            score = fev.score if fev else 0.8
+            start = fev.attributes.get("impact_time", fev.start_time) if fev else info["impact_t"]
             ch = self.events.new("long_lie", t, tr.track_id, start, score, tr.box(),
-                                 fev["zones"] if fev else (), {"fall_id": fid})
+                                 fev.zones if fev else (), {"fall_id": fid})
             if ch is not None:
-                evs["long_lie"] = ch["after"]["id"]
+                evs["long_lie"] = ch.after.id
                 out.append(_with_pose(ch, tr))
             if fev:
                 out.append(self.events.update(fid, t, force=True, severity="critical",
@@ -144,7 +135,7 @@ class Analyzer(object):
         return []
 
     def _end_track_events(self, tr, t, labels, reason):
-        evs = tr.state.get("events", {})
+        evs = tr.events
         out = []
         for label in labels:
             eid = evs.pop(label, None)
@@ -154,11 +145,11 @@ class Analyzer(object):
 
     def _on_track_lost(self, tr, t):
         out = self._end_track_events(tr, t, ("bad_posture",), "lost")
-        evs = tr.state.get("events", {})
+        evs = tr.events
         fid = evs.get("fall")
         if fid and fid in self.events.open_events:
             self._orphans[fid] = {"since": tr.last_t, "box": tr.box(), "long_lie": evs.get("long_lie"),
-                                  "state": tr.state.get("fall")}
+                                  "state": tr.fall_state}
         return out
 
     def _take_orphan(self, tr):
@@ -171,15 +162,16 @@ class Analyzer(object):
 
     def _bind(self, tr, fid, o):
         del self._orphans[fid]
-        evs = tr.state.setdefault("events", {})
+        evs = tr.events
         evs["fall"] = fid
         if o["long_lie"]:
             evs["long_lie"] = o["long_lie"]
-        old = o.get("state") or {}
-        st = tr.state.get("fall")
-        if st is not None and old:
-            st.update(phase="active", impact_t=old.get("impact_t", st.get("impact_t", tr.last_t)),
-                      info=old.get("info", {}), long_lie=old.get("long_lie", False), up_since=None)
+        old = o.get("state")
+        st = tr.fall_state
+        if st is not None and old is not None:
+            impact = old.impact_t if old.impact_t is not None else (
+                st.impact_t if st.impact_t is not None else tr.last_t)
+            st.update(phase="active", impact_t=impact, info=old.info, long_lie=old.long_lie, up_since=None)
 
     def _adopt_orphans(self, t, tracks):
         out = []
@@ -188,8 +180,8 @@ class Analyzer(object):
                 del self._orphans[fid]
                 continue
             for tr in tracks:
-                f = getattr(tr, "features", None)
-                if not tr.matched or tr.state.get("events", {}).get("fall") or f is None or not f.down:
+                f = tr.features
+                if not tr.matched or tr.events.get("fall") or f is None or not f.down:
                     continue
                 if o["box"] is not None and _iou(_grow(o["box"], 0.5), tr.box()) > 0:
                     self._bind(tr, fid, o)
@@ -204,14 +196,14 @@ class Analyzer(object):
 
     # -- bad posture ---------------------------------------------------------------------------
     def _on_posture_signal(self, tr, t, sig, info):
-        evs = tr.state["events"]
+        evs = tr.events
         if sig == "bad_posture":
             attrs = {"neck_deg": info["neck_deg"], "torso_deg": info["torso_deg"]}
             ch = self.events.new("bad_posture", t, tr.track_id, info["start_t"], tr.posture_confidence,
                                  tr.box(), self.zones.inside(person_center(tr.keypoints), self.frame_size),
                                  attrs)
             if ch is not None:
-                evs["bad_posture"] = ch["after"]["id"]
+                evs["bad_posture"] = ch.after.id
                 ch = _with_pose(ch, tr)
             return [ch]
         if sig == "bad_posture_end":
@@ -221,14 +213,14 @@ class Analyzer(object):
     def _refresh(self, tr, t):
         """Paced 'update' changes when an open event's person moved noticeably."""
         out = []
-        evs = tr.state.get("events")
+        evs = tr.events
         if not evs:
             return out
         box = tr.box()
         for label, eid in evs.items():
             ev = self.events.open_events.get(eid)
-            if ev is None or box is None or ev["box"] is None:
+            if ev is None or box is None or ev.box is None:
                 continue
-            if _iou(ev["box"], box) < 0.7:
+            if _iou(ev.box, box) < 0.7:
                 out.append(self.events.update(eid, t, box=box))
         return out

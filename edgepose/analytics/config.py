@@ -5,16 +5,11 @@ seconds, ``_deg`` degrees, ``_body_heights`` a fraction of the person's standing
 ``_per_s`` per second. Nothing is counted in frames or raw pixels, so the same config works at any
 frame rate and resolution.
 """
-from typing import List, Optional, Tuple
+from typing import List, Literal, Optional, Tuple
 
 from pydantic import Field, field_validator, model_validator
 
 from ..validation import Strict
-
-try:  # Python 3.8 has Literal in typing
-    from typing import Literal
-except ImportError:  # pragma: no cover
-    from typing_extensions import Literal
 
 
 class TrackerConfig(Strict):

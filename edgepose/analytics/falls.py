@@ -14,12 +14,45 @@ change them. ``FallDetector.update`` returns signals for the analyzer: ('fall', 
 ('long_lie', info), ('recovered', info).
 """
 from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Deque, Dict, Optional
 
 from .config import FallConfig
 
 _SPEED_WINDOW_S = 0.15
 _CANDIDATE_GIVE_UP_S = 0.7   # up again this long before confirmation: it was not a fall
 _CONFIRM_DOWN_FRACTION = 0.7  # share of the confirmation time the body must count as down
+
+
+@dataclass
+class FallState:
+    """One track's fall state (``track.fall_state``), advanced by ``FallDetector.update``.
+
+    phase: idle -> candidate (went down after being upright) -> active (a confirmed fall) or
+    deliberate (down, but not a fall: lying down, or inside an excluded zone); back to idle when up.
+    hist: recent samples (t, head_y, down, upright, speed, ref_h, torso_deg, torso rotation speed).
+    """
+
+    since: float
+    last_t: float
+    hist: Deque[tuple] = field(default_factory=deque)
+    phase: str = "idle"
+    prev_down: bool = False
+    down_time: float = 0.0
+    up_since: Optional[float] = None
+    last_down_t: Optional[float] = None
+    long_lie: bool = False
+    impact_t: Optional[float] = None
+    up_t: Optional[float] = None
+    up_head: Optional[float] = None
+    peak_w: float = 0.0
+    info: Dict[str, Any] = field(default_factory=dict)
+
+    def update(self, **fields):
+        for k, v in fields.items():
+            if not hasattr(self, k):
+                raise AttributeError("FallState has no field %r" % k)
+            setattr(self, k, v)
 
 
 class FallDetector(object):
@@ -29,19 +62,17 @@ class FallDetector(object):
     def update(self, track, t):
         """Advance ``track``'s fall state to time ``t``; returns a list of (signal, info) tuples."""
         cfg = self.cfg
-        st = track.state.get("fall")
+        st = track.fall_state
         if st is None:
-            st = track.state["fall"] = {"hist": deque(), "phase": "idle", "prev_down": False,
-                                        "since": t, "last_t": t, "down_time": 0.0, "up_since": None,
-                                        "last_down_t": None, "long_lie": False}
-        f = getattr(track, "features", None)
-        ref = track.state.get("posture", {}).get("ref_h")
+            st = track.fall_state = FallState(since=t, last_t=t)
+        f = track.features
+        ref = track.posture_state.ref_h if track.posture_state is not None else None
         out = []
-        dt = max(t - st["last_t"], 0.0)
-        st["last_t"] = t
+        dt = max(t - st.last_t, 0.0)
+        st.last_t = t
         if f is None or ref is None or ref <= 0:
             return out
-        hist = st["hist"]
+        hist = st.hist
         head_y = f.head_y if f.head_y is not None else f.neck[1] - 0.12 * ref
         # downward speed in standing heights / s over at least _SPEED_WINDOW_S
         v = 0.0
@@ -62,11 +93,11 @@ class FallDetector(object):
         keep = cfg.fall_window_s + cfg.fall_confirm_s + 2 * _SPEED_WINDOW_S + 0.5
         while hist and t - hist[0][0] > keep:
             hist.popleft()
-        phase = st["phase"]
+        phase = st.phase
         if down:
-            st["last_down_t"] = t
+            st.last_down_t = t
         if phase == "idle":
-            if down and not st["prev_down"]:
+            if down and not st.prev_down:
                 up_k = self._last_upright(hist, t)
                 if up_k is None:
                     st.update(phase="deliberate", up_since=None)
@@ -77,16 +108,16 @@ class FallDetector(object):
                               down_time=0.0, up_since=None)
         elif phase == "candidate":
             if down:
-                st["down_time"] += dt
-                st["up_since"] = None
-            elif st["up_since"] is None:
-                st["up_since"] = t
-            if st["up_since"] is not None and t - st["up_since"] >= _CANDIDATE_GIVE_UP_S:
-                st["phase"] = "idle"
-            elif t - st["impact_t"] >= cfg.fall_confirm_s:
-                span = max(t - st["impact_t"], 1e-6)
+                st.down_time += dt
+                st.up_since = None
+            elif st.up_since is None:
+                st.up_since = t
+            if st.up_since is not None and t - st.up_since >= _CANDIDATE_GIVE_UP_S:
+                st.phase = "idle"
+            elif t - st.impact_t >= cfg.fall_confirm_s:
+                span = max(t - st.impact_t, 1e-6)
                 info = None
-                if st["down_time"] >= _CONFIRM_DOWN_FRACTION * span - 1e-6 or cfg.fall_confirm_s == 0:
+                if st.down_time >= _CONFIRM_DOWN_FRACTION * span - 1e-6 or cfg.fall_confirm_s == 0:
                     info = self._judge(hist, st, t, ref)
                 if info is not None:
                     st.update(phase="active", up_since=None, long_lie=False, info=info)
@@ -95,19 +126,19 @@ class FallDetector(object):
                     st.update(phase="deliberate", up_since=None)
         elif phase in ("active", "deliberate"):
             if upright:
-                if st["up_since"] is None:
-                    st["up_since"] = t
+                if st.up_since is None:
+                    st.up_since = t
             elif down:
-                st["up_since"] = None
-            if st["up_since"] is not None and t - st["up_since"] >= cfg.recover_s:
+                st.up_since = None
+            if st.up_since is not None and t - st.up_since >= cfg.recover_s:
                 if phase == "active":
-                    out.append(("recovered", {"up_t": st["up_since"]}))
+                    out.append(("recovered", {"up_t": st.up_since}))
                 st.update(phase="idle", up_since=None)
-            elif (phase == "active" and not st["long_lie"] and t - st["impact_t"] >= cfg.long_lie_s
-                  and st["last_down_t"] is not None and t - st["last_down_t"] < cfg.recover_s):
-                st["long_lie"] = True
-                out.append(("long_lie", dict(st["info"], long_lie_t=t)))
-        st["prev_down"] = down
+            elif (phase == "active" and not st.long_lie and t - st.impact_t >= cfg.long_lie_s
+                  and st.last_down_t is not None and t - st.last_down_t < cfg.recover_s):
+                st.long_lie = True
+                out.append(("long_lie", dict(st.info, long_lie_t=t)))
+        st.prev_down = down
         return out
 
     def _last_upright(self, hist, t):
@@ -120,21 +151,21 @@ class FallDetector(object):
         return None
 
     def _judge(self, hist, st, t, ref):
-        """Was the way down (upright at st['up_t'], down at st['impact_t']) a fall? info or None."""
+        """Was the way down (upright at st.up_t, down at st.impact_t) a fall? info or None."""
         cfg = self.cfg
         recent = sorted(h[1] for h in hist if t - h[0] <= 0.3)
         head_now = recent[len(recent) // 2]
-        drop = (head_now - st["up_head"]) / ref
+        drop = (head_now - st.up_head) / ref
         if drop < cfg.drop_body_heights:
             return None
         peak_k, peak_v, peak_w = None, 0.0, 0.0
         for k in range(len(hist)):
-            if hist[k][0] < st["impact_t"] - cfg.fall_window_s:
+            if hist[k][0] < st.impact_t - cfg.fall_window_s:
                 continue
             if hist[k][4] > peak_v:
                 peak_k, peak_v = k, hist[k][4]
             peak_w = max(peak_w, abs(hist[k][7]))
-        st["peak_w"] = peak_w
+        st.peak_w = peak_w
         if peak_k is None or (peak_v < cfg.velocity_body_heights_per_s and peak_w < cfg.torso_rotation_deg_per_s):
             return None
         # the motion began where the downward speed first rose above the start threshold
@@ -142,6 +173,6 @@ class FallDetector(object):
         while k > 0 and hist[k - 1][4] >= cfg.motion_start_body_heights_per_s:
             k -= 1
         start_t = max(hist[k][0] - _SPEED_WINDOW_S, hist[0][0])
-        return {"start_t": start_t, "impact_t": st["impact_t"], "speed_body_heights_per_s": round(peak_v, 3),
+        return {"start_t": start_t, "impact_t": st.impact_t, "speed_body_heights_per_s": round(peak_v, 3),
                 "torso_rotation_deg_per_s": round(peak_w, 1),
                 "drop_body_heights": round(drop, 3)}

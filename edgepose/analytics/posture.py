@@ -8,6 +8,8 @@ camera keeps its image box shape but its head still ends up near (or below) the 
 torso shortens; those cues catch what an aspect-ratio test misses.
 """
 import math
+from dataclasses import dataclass, field
+from typing import List, Optional
 
 from ..topology import KP
 from .config import PostureConfig
@@ -123,6 +125,23 @@ def body_features(kps):
     return f
 
 
+@dataclass
+class PostureState:
+    """One track's posture state (``track.posture_state``): the standing-height, torso-length and
+    floor references, and the posture candidate waiting out the hysteresis."""
+
+    t: float
+    cand_t: float
+    ref_h: Optional[float] = None
+    ref_standing: bool = False
+    ref_torso: Optional[float] = None
+    floor_y: Optional[float] = None
+    cand: str = "unknown"
+    hip_up: Optional[float] = None      # hip height (in standing heights above the floor) when standing
+    down: bool = False                  # the body counted as down on the last frame
+    len_hist: List[tuple] = field(default_factory=list)  # recent (t, torso length)
+
+
 class PostureEstimator(object):
     """Per-track posture with hysteresis; also maintains the track's height and floor references.
 
@@ -136,64 +155,63 @@ class PostureEstimator(object):
 
     def update(self, track, t):
         cfg = self.cfg
-        st = track.state.get("posture")
+        st = track.posture_state
         if st is None:
-            st = track.state["posture"] = {"ref_h": None, "ref_standing": False, "ref_torso": None, "floor_y": None,
-                                           "t": t, "cand": "unknown", "cand_t": t}
+            st = track.posture_state = PostureState(t=t, cand_t=t)
         f = body_features(track.rows if hasattr(track, "rows") else track.keypoints)
         track.features = f
-        dt = max(t - st["t"], 0.0)
-        st["t"] = t
+        dt = max(t - st.t, 0.0)
+        st.t = t
         if f is None:
             raw, conf = "unknown", 0.0
         else:
             decay = math.exp(-dt / _REF_DECAY_S)
             a = 1.0 - math.exp(-dt / _REF_TAU_S)
             tall = self._standing_tall(f, st, t)
-            ref = st["ref_h"]
+            ref = st.ref_h
             if ref is None:
                 ref = f.height_est
             elif tall:
                 ref += a * (f.height_est - ref)  # standing: follow the person's size (walking in depth)
-            elif not st["ref_standing"]:
+            elif not st.ref_standing:
                 ref = max(f.height_est, ref * decay)  # never seen standing: the largest recent estimate
-            st["ref_h"] = ref
-            rt = st["ref_torso"]
+            st.ref_h = ref
+            rt = st.ref_torso
             if rt is None:
                 rt = f.torso_len
             elif tall:
                 rt += a * (f.torso_len - rt)
-            elif not st["ref_standing"] and f.torso_deg <= cfg.upright_torso_deg:
+            elif not st.ref_standing and f.torso_deg <= cfg.upright_torso_deg:
                 rt = max(f.torso_len, rt * decay)
-            st["ref_torso"] = rt
+            st.ref_torso = rt
             if tall:
-                st["ref_standing"] = True
-            floor = st["floor_y"]
+                st.ref_standing = True
+            floor = st.floor_y
             if floor is not None and ref > 0:
                 if f.head_y is not None:
                     f.head_rel = (floor - f.head_y) / ref
                 f.hip_rel = (floor - f.hip[1]) / ref
-            if st["ref_torso"]:
-                f.torso_ratio = f.torso_len / st["ref_torso"]
+            if st.ref_torso:
+                f.torso_ratio = f.torso_len / st.ref_torso
             if f.hip_rel is not None:
                 if tall:
-                    hu = st.get("hip_up")
-                    st["hip_up"] = f.hip_rel if hu is None else hu + (1.0 - math.exp(-dt / _REF_TAU_S)) * (f.hip_rel - hu)
-                if st.get("hip_up") is not None:
-                    f.hip_drop = st["hip_up"] - f.hip_rel
-            f.down = self._is_down(f) or (st.get("down", False) and self._still_down(f))
-            st["down"] = f.down
+                    hu = st.hip_up
+                    st.hip_up = f.hip_rel if hu is None else hu + (1.0 - math.exp(-dt / _REF_TAU_S)) * (f.hip_rel - hu)
+                if st.hip_up is not None:
+                    f.hip_drop = st.hip_up - f.hip_rel
+            f.down = self._is_down(f) or (st.down and self._still_down(f))
+            st.down = f.down
             f.upright = (not f.down) and f.torso_deg <= cfg.upright_torso_deg and (
                 f.head_rel is None or f.head_rel > 0.5) and (f.torso_ratio is None or f.torso_ratio >= 0.6)
             if f.ankle_y is not None and not f.down and f.torso_deg <= cfg.lying_torso_deg:
                 a = 1.0 - math.exp(-dt / _FLOOR_TAU_S) if floor is not None else 1.0
-                st["floor_y"] = f.ankle_y if floor is None else floor + a * (f.ankle_y - floor)
+                st.floor_y = f.ankle_y if floor is None else floor + a * (f.ankle_y - floor)
             raw, conf = self._classify(f)
         if conf < cfg.min_confidence:
             raw = "unknown"
-        if raw != st["cand"]:
-            st["cand"], st["cand_t"] = raw, t
-        if raw != track.posture and (t - st["cand_t"] >= cfg.hold_s or track.posture == "unknown"):
+        if raw != st.cand:
+            st.cand, st.cand_t = raw, t
+        if raw != track.posture and (t - st.cand_t >= cfg.hold_s or track.posture == "unknown"):
             track.posture = raw
         if raw == track.posture:
             track.posture_confidence = conf
@@ -225,14 +243,14 @@ class PostureEstimator(object):
     def _standing_tall(self, f, st, t):
         """Upright with straight legs and not in the middle of a fast change: a good moment to learn
         the person's size (the torso shrinking fast means foreshortening, e.g. falling toward the camera)."""
-        hist = st.setdefault("len_hist", [])
+        hist = st.len_hist
         hist.append((t, f.torso_len))
         while len(hist) > 2 and t - hist[1][0] >= 0.3:
             hist.pop(0)
         t0, l0 = hist[0]
         shrinking = t - t0 >= 0.1 and l0 > 0 and (f.torso_len / l0 - 1.0) / (t - t0) < -0.3
         return (f.torso_deg <= self.cfg.upright_torso_deg and (f.knee_deg is None or f.knee_deg > 150)
-                and not st.get("down", False) and not shrinking)
+                and not st.down and not shrinking)
 
     def _still_down(self, f):
         """Hysteresis: once down, a body stays down until it is clearly up again (hips up, or torso

@@ -1,16 +1,20 @@
 """Scoring fall detection against labelled sequences (recall, false alarms, detection delay).
 
-Used by ``tools/fall_report.py`` and the scenario tests. Frames are recording-schema dicts (as
+Used by ``tools/fall_report.py``, ``tools/fall_e2e.py``, ``tools/demo.py`` and the scenario tests. Frames are recording-schema dicts (as
 ``edgepose.synth`` makes them); ``perturb`` adds realistic detector noise: keypoint jitter relative
-to each person's size, keypoint dropout and dropped frames. A fall alert matches a truth fall when
-it is raised between the fall's start and ``max_delay_s`` after its impact; every other fall alert
-is a false alarm.
+to each person's size, keypoint dropout and dropped frames. The one matching rule (``match_falls``):
+a fall alert matches a truth fall when it is raised between ``EARLY_S`` before the fall's start and
+``max_delay_s`` after its impact; each alert matches one fall at most; every other fall alert is a
+false alarm.
 """
 import numpy as np
 
 from ..types import Person
 from .analyzer import Analyzer
 from .config import AnalyticsConfig
+
+EARLY_S = 0.5        # an alert may come this much before the truth's start (the motion began earlier)
+MAX_DELAY_S = 2.0    # ... and at most this long after the impact
 
 
 def perturb(frames, seed, jitter_body_heights=0.01, dropout=0.05, frame_drop=0.03):
@@ -52,21 +56,38 @@ def run_frames(frames, config=None, zones=(), source="synth"):
     return changes
 
 
-def score(changes, truth, max_delay_s=2.0):
-    """{'falls', 'detected', 'delays', 'false_alarms', 'alerts'} for one sequence."""
-    alerts = [c["after"] for c in changes if c["type"] == "new" and c["after"]["label"] == "fall"]
-    falls = [tr for tr in truth if tr.get("label", "fall") == "fall"]
-    used, delays = set(), []
-    for tr in falls:
-        for i, a in enumerate(alerts):
-            if i in used:
-                continue
-            if tr["start_t"] - 0.5 <= a["detected_time"] <= tr["impact_t"] + max_delay_s:
+def match_falls(alert_times, truth, max_delay_s=MAX_DELAY_S):
+    """Pair truth falls with fall alerts (times on the truth's clock).
+
+    Returns ``(matches, false_alarms)``: ``matches`` has one ``(truth fall, alert index or None)`` per
+    fall of ``truth`` (dicts with ``start_t``, ``impact_t``, ``label`` "fall" by default), in order.
+    """
+    used, matches = set(), []
+    for tr in truth:
+        if tr.get("label", "fall") != "fall":
+            continue
+        hit = None
+        for i, t in enumerate(alert_times):
+            if i not in used and tr["start_t"] - EARLY_S <= t <= tr["impact_t"] + max_delay_s:
+                hit = i
                 used.add(i)
-                delays.append(a["detected_time"] - tr["impact_t"])
                 break
-    return {"falls": len(falls), "detected": len(delays), "delays": delays,
-            "false_alarms": len(alerts) - len(used), "alerts": alerts}
+        matches.append((tr, hit))
+    return matches, len(alert_times) - len(used)
+
+
+def fall_alerts(changes):
+    """The ``Event`` of every 'new' fall change, in order."""
+    return [c.after for c in changes if c.type == "new" and c.after.label == "fall"]
+
+
+def score(changes, truth, max_delay_s=MAX_DELAY_S):
+    """{'falls', 'detected', 'delays', 'false_alarms', 'alerts'} for one sequence."""
+    alerts = fall_alerts(changes)
+    matches, false_alarms = match_falls([a.detected_time for a in alerts], truth, max_delay_s)
+    delays = [alerts[i].detected_time - tr["impact_t"] for tr, i in matches if i is not None]
+    return {"falls": len(matches), "detected": len(delays), "delays": delays,
+            "false_alarms": false_alarms, "alerts": alerts}
 
 
 def torso_visible_after(frames, fall, window_s=1.5):

@@ -9,12 +9,14 @@ Assignment: ``scipy.optimize.linear_sum_assignment`` on ``1 - OKS`` when scipy i
 only a dev dependency), else a greedy match by descending OKS. With the handful of people a camera
 sees the two agree almost always; ``tools/fall_report.py --bench-assign`` measures both.
 """
+import functools
 import logging
 import math
 from typing import List
 
 import numpy as np
 
+from .. import deps
 from ..topology import KP, NUM_KEYPOINTS, OKS_SIGMAS
 from .config import TrackerConfig
 
@@ -23,10 +25,10 @@ log = logging.getLogger(__name__)
 _K2 = (2.0 * OKS_SIGMAS) ** 2  # COCO: vars = (2 sigma)^2
 _NECK, _RHIP, _LHIP = KP["neck"], KP["r_hip"], KP["l_hip"]
 
-try:  # scipy is a dev dependency only: use it when it is there
-    from scipy.optimize import linear_sum_assignment as _lsa
-except Exception:  # pragma: no cover - depends on the environment
-    _lsa = None
+
+def scipy_assignment():
+    """scipy's ``linear_sum_assignment``, or None: scipy is optional (greedy assignment without it)."""
+    return getattr(deps.optional("scipy"), "linear_sum_assignment", None)
 
 
 def oks_matrix(pred, pred_valid, dets, det_valid, areas):
@@ -66,11 +68,11 @@ def greedy_assign(score, min_score):
     return pairs
 
 
-def hungarian_assign(score, min_score):
-    """Optimal pairs maximising total score (scipy), then pairs under min_score dropped."""
+def hungarian_assign(score, min_score, lsa=None):
+    """Optimal pairs maximising total score (scipy's ``lsa``), then pairs under min_score dropped."""
     if score.size == 0:
         return []
-    rows, cols = _lsa(-score)
+    rows, cols = (lsa or scipy_assignment())(-score)
     return [(r, c) for r, c in zip(rows.tolist(), cols.tolist()) if score[r, c] >= min_score]
 
 
@@ -78,7 +80,9 @@ class Track(object):
     """One person followed over time.
 
     keypoints: (18, 3) smoothed x, y, score (NaN where unknown); velocity: (18, 2) pixels/s;
-    posture, posture_confidence: set by the posture estimator; state: per-analyser scratch space.
+    posture, posture_confidence, features, posture_state: set by the posture estimator;
+    fall_state, bad_posture_state: by the fall and bad-posture detectors; events: label -> id of the
+    track's open events, kept by the analyzer.
     """
 
     def __init__(self, track_id, t, keypoints, score):
@@ -95,7 +99,11 @@ class Track(object):
         self.matched = True
         self.posture = "unknown"
         self.posture_confidence = 0.0
-        self.state = {}
+        self.features = None
+        self.posture_state = None
+        self.fall_state = None
+        self.bad_posture_state = None
+        self.events = {}
 
     # The filter works on plain lists (18 keypoints are too few for numpy to pay off); the arrays
     # are built on demand and cached until the next update.
@@ -154,13 +162,14 @@ class Tracker(object):
         self.tracks = []  # type: List[Track]
         self._next_id = 1
         method = self.cfg.assignment
-        if method == "hungarian" and _lsa is None:
+        lsa = scipy_assignment() if method != "greedy" else None
+        if method == "hungarian" and lsa is None:
             log.warning("tracker.assignment: hungarian needs scipy, which is not installed; using greedy")
             method = "greedy"
         if method == "auto":
-            method = "hungarian" if _lsa is not None else "greedy"
+            method = "hungarian" if lsa is not None else "greedy"
         self.method = method
-        self._assign = hungarian_assign if method == "hungarian" else greedy_assign
+        self._assign = functools.partial(hungarian_assign, lsa=lsa) if method == "hungarian" else greedy_assign
         self.removed = []  # tracks dropped by the last update
 
     def update(self, t, people):
@@ -309,13 +318,8 @@ _K2_LIST = _K2.tolist()
 
 
 def _rows_of(person):
-    """The person's keypoints as 18 Python [x, y, s] rows (NaN where missing).
-
-    ``edgepose replay`` hands people with the rows it parsed already attached (``person.rows``),
-    which saves converting JSON lists to an array and back.
-    """
-    rows = getattr(person, "rows", None)
-    return rows if rows is not None else person.keypoints.tolist()
+    """The person's keypoints as 18 Python [x, y, s] rows (NaN where missing)."""
+    return person.keypoints.tolist()
 
 
 def _oks_small(tracks, det_rows, t, max_predict_s):
@@ -357,7 +361,7 @@ def _areas(pred):
 
 def tracker_method_available():
     """Which assignment 'auto' picks here."""
-    return "hungarian" if _lsa is not None else "greedy"
+    return "hungarian" if scipy_assignment() is not None else "greedy"
 
 
 def person_center(kps):

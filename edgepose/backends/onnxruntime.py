@@ -3,7 +3,8 @@ import os
 
 import numpy as np
 
-from ..errors import BackendError, DependencyError, InputError, ModelError
+from .. import deps
+from ..errors import BackendError, InputError, ModelError
 from .base import Backend, TensorInfo
 
 _ORT_TYPES = {
@@ -23,10 +24,7 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, model_path, threads=None, providers=None):
         super().__init__()
-        try:
-            import onnxruntime as ort
-        except ImportError as e:  # pragma: no cover - a dependency of the package
-            raise DependencyError("onnxruntime is not installed (%s): pip install onnxruntime" % e)
+        ort = deps.load("onnxruntime", "the ONNX Runtime backend")
         self.model_path = os.fspath(model_path)
         if not os.path.isfile(self.model_path):
             raise ModelError("%s: model file not found" % self.model_path)

@@ -1,6 +1,4 @@
 """Argument helpers shared by sub-commands."""
-import os
-
 from ..errors import UsageError
 
 
@@ -13,20 +11,3 @@ def parse_size(text):
         return h, w
     except ValueError:
         raise UsageError("--size %r: expected HxW with positive integers, e.g. 288x384" % (text,))
-
-
-def bundled_model():
-    """Path of the bundled demo model and its profile name, or (None, None) when not shipped."""
-    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
-    path = os.path.join(here, "edgepose-demo.onnx")
-    return (path, "edgepose-demo") if os.path.isfile(path) else (None, None)
-
-
-def resolve_model(model, profile):
-    """Default to the bundled demo model (and its profile) when no model is given."""
-    if model:
-        return model, profile
-    path, prof = bundled_model()
-    if path is None:
-        raise UsageError("no --model given and the bundled demo model is not installed: pass --model M.onnx")
-    return path, profile or prof

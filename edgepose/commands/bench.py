@@ -10,10 +10,8 @@ import json
 import logging
 import time
 
-import numpy as np
-
 from ..errors import UsageError
-from ._common import parse_size, resolve_model
+from ._common import parse_size
 
 NAME = "bench"
 HELP = "benchmark the loop: per-stage latency, throughput, overhead over bare inference, RSS"
@@ -41,13 +39,9 @@ def add_arguments(p):
 
 
 def synthetic_images(n, size=(480, 640), seed=0):
-    """(images, note): rendered scenes from edgepose.synth, or random noise when it is unavailable."""
-    try:
-        from ..synth import render_scene
-    except ImportError:
-        rng = np.random.default_rng(seed)
-        imgs = [rng.integers(0, 256, size=size + (3,), dtype=np.uint8) for _ in range(n)]
-        return imgs, "edgepose.synth.render_scene unavailable: random-noise frames (no people to decode)"
+    """(images, note): rendered scenes from edgepose.synth."""
+    from ..synth import render_scene
+
     return [render_scene(seed + i, size=size).image for i in range(n)], "synthetic scenes (edgepose.synth)"
 
 
@@ -163,21 +157,14 @@ def measure(images, backend, profile, frames, bare_frames, rounds=3, decoder=Non
 
 def run(args):
     from ..backends import open_backend
-    from ..pipeline import resolve_profile
+    from ..profiles import resolve_model
     from ..stats import default_threads
 
     if bool(args.source) == bool(args.synthetic):
         raise UsageError("give a SOURCE or --synthetic (one of them)")
     if args.frames < 2:
         raise UsageError("--frames must be at least 2")
-    if args.engine:
-        path, profile_arg = args.engine, args.profile
-        profile = resolve_profile(profile_arg, engine=path)
-    else:
-        path, profile_arg = resolve_model(args.model, args.profile)
-        profile = resolve_profile(profile_arg, model=path)
-    if args.size:
-        profile = profile.with_size(parse_size(args.size))
+    path, profile = resolve_model(args.model, args.engine, args.profile, parse_size(args.size) if args.size else None)
     distinct = max(1, min(args.distinct, args.frames))
     if args.synthetic:
         images, note = synthetic_images(distinct)

@@ -36,7 +36,7 @@ def run(args):
 
 def notes(cfg):
     """Things that validate but will fail or surprise at start (missing files, tokens)."""
-    from ..service.http_api import is_loopback, resolve_token
+    from ..service.auth import is_loopback, resolve_token
 
     out = []
     for key in ("model", "engine"):

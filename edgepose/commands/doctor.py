@@ -5,6 +5,9 @@ import os
 import platform
 import re
 
+from .. import deps
+from ..errors import DependencyError
+
 NAME = "doctor"
 HELP = "report TensorRT, CUDA/pycuda, DLA, OpenCV (GStreamer/V4L2/FFMPEG) and cameras, and what works here"
 
@@ -85,10 +88,9 @@ def dla_cores(trt):
 
 def check_opencv():
     try:
-        import cv2
-    except Exception as e:
-        return {"ok": False, "gstreamer": False, "lines": ["OpenCV: missing (%s): pip install opencv-python-headless, "
-                                                           "or use JetPack's (venv --system-site-packages)" % e]}
+        cv2 = deps.load("cv2", "edgepose")
+    except DependencyError as e:
+        return {"ok": False, "gstreamer": False, "lines": ["OpenCV: missing (%s)" % e]}
     info = cv2.getBuildInformation()
     found = {}
     for key in ("GStreamer", "V4L/V4L2", "FFMPEG"):
@@ -146,11 +148,10 @@ def diagnose():
     cams = check_cameras()
     lines += o["lines"] + cams["lines"]
     try:
-        import onnxruntime as ort
-
+        ort = deps.load("onnxruntime", "edgepose")
         lines.append("ONNX Runtime %s: providers %s" % (ort.__version__, ", ".join(ort.get_available_providers())))
         have_ort = True
-    except Exception as e:
+    except DependencyError as e:
         lines.append("ONNX Runtime: missing (%s)" % e)
         have_ort = False
     can = []

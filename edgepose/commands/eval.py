@@ -4,7 +4,6 @@ import logging
 import os
 
 from ..errors import UsageError
-from ._common import resolve_model
 
 NAME = "eval"
 HELP = "measure a model's COCO keypoint AP (OKS) on an annotated image set (17- or 18-keypoint COCO file)"
@@ -22,42 +21,13 @@ def add_arguments(p):
     p.add_argument("--limit", type=int, help="evaluate only the first N images (by id)")
 
 
-def _pick_profile(model, profile):
-    from ..profiles import load_profile
-
-    if profile:
-        return load_profile(profile)
-    if not model.lower().endswith(".onnx"):
-        raise UsageError("%s: give --profile for a TensorRT engine (e.g. --profile tao-bpnet)" % model)
-    from ..inspect_model import guess_profiles
-
-    ins, _, fits = guess_profiles(model)
-    ok = [n for n, why in fits.items() if not why]
-    # Prefer a profile whose input size is the model's own (fixed H, W), e.g. edgepose-demo vs tao-bpnet.
-    ok.sort(key=lambda n: not _size_fits(ins, load_profile(n)))
-    if not ok:
-        raise UsageError("%s: no built-in profile matches this model; pass --profile NAME|FILE.yaml "
-                         "(see `edgepose inspect %s`)" % (model, model))
-    log.info("profile: %s (matched from the model's inputs/outputs)", ok[0])
-    return load_profile(ok[0])
-
-
-def _size_fits(inputs, prof):
-    shapes = {n: s for n, s in inputs}
-    s = shapes.get(prof.input.name)
-    if not s or len(s) != 4:
-        return False
-    hw = s[1:3] if prof.input.layout == "NHWC" else s[2:4]
-    return all(not isinstance(d, int) or d == want for d, want in zip(hw, prof.input.size))
-
-
 def run(args):
     from ..evaluate import CocoKeypoints, evaluate, format_table, run_model
+    from ..profiles import resolve_model
 
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads %d: expected a positive number" % args.threads)
-    model, profile = resolve_model(args.model, args.profile)
-    prof = _pick_profile(model, profile)
+    model, prof = resolve_model(args.model, profile=args.profile)
     coco = CocoKeypoints.load(args.coco)
     log.info("eval: %s on %s (%d images, %d keypoints per person, profile %s)",
              os.path.basename(model), args.coco, len(coco.images), coco.num_keypoints, prof.name)

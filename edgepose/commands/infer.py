@@ -4,8 +4,11 @@ import logging
 import os
 import time
 
+from .. import deps
+from ..atomic import write_atomic
 from ..errors import InputError, UsageError
-from ._common import parse_size, resolve_model
+from ..sources.images import IMAGE_SUFFIXES, list_images, read_image
+from ._common import parse_size
 
 NAME = "infer"
 HELP = "detect people in images (ONNX model or TensorRT engine); JSON and overlays"
@@ -17,7 +20,6 @@ image pixels; a missing keypoint is [null, null, 0]. Example:
   edgepose infer photo.jpg --model bpnet.onnx --profile tao-bpnet --json out.json --draw overlays/
 """
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 log = logging.getLogger(__name__)
 
 
@@ -36,42 +38,15 @@ def expand_images(items):
     out = []
     for item in items:
         if os.path.isdir(item):
-            found = sorted(os.path.join(item, f) for f in os.listdir(item) if f.lower().endswith(IMAGE_EXTS))
+            found = list_images(item)
             if not found:
-                raise InputError("%s: directory holds no images (%s)" % (item, " ".join(IMAGE_EXTS)))
+                raise InputError("%s: directory holds no images (%s)" % (item, " ".join(IMAGE_SUFFIXES)))
             out.extend(found)
         elif os.path.isfile(item):
             out.append(item)
         else:
             raise InputError("%s: no such image file or directory" % item)
     return out
-
-
-def choose_profile(model, profile):
-    """The profile name/path to use: the given one, or the built-in profile matching an ONNX model."""
-    if profile:
-        return profile
-    if not model.lower().endswith(".onnx"):
-        raise UsageError("%s: pass --profile for a TensorRT engine (e.g. --profile tao-bpnet)" % model)
-    from ..inspect_model import guess_profiles
-
-    _, _, fits = guess_profiles(model)
-    ok = [name for name, why in fits.items() if not why]
-    if not ok:
-        raise UsageError("%s: no built-in profile matches this model: pass --profile (see `edgepose inspect %s`)"
-                         % (model, model))
-    if len(ok) > 1:
-        log.info("%s matches profiles %s; using %s", model, ", ".join(ok), ok[0])
-    return ok[0]
-
-
-def read_image(path):
-    import cv2
-
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError("%s: cannot read this image (not an image file, or a format OpenCV cannot decode)" % path)
-    return image
 
 
 def _overlay_path(directory, path, used):
@@ -92,25 +67,17 @@ def _write_json(path, data):
     if path == "-":
         print(text)
         return
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, text + "\n")
 
 
 def run(args):
     from ..backends import open_backend
     from ..decode import PoseDecoder
     from ..preprocess import preprocess
-    from ..profiles import load_profile
+    from ..profiles import resolve_model
 
     paths = expand_images(args.images)
-    model, profile_name = resolve_model(args.model, args.profile)
-    profile = load_profile(choose_profile(model, profile_name))
-    if args.size:
-        profile = profile.with_size(args.size)
+    model, profile = resolve_model(args.model, profile=args.profile, size=args.size)
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads %d: expected a positive number" % args.threads)
     decoder = PoseDecoder(profile)
@@ -139,8 +106,7 @@ def run(args):
                 " [%s]" % scores if people else "", (t1 - t0) * 1e3, (t2 - t1) * 1e3))
             if args.draw:
                 from ..draw import draw_people
-                import cv2
-
+                cv2 = deps.load("cv2", "edgepose infer --draw")
                 out = _overlay_path(args.draw, path, used)
                 if not cv2.imwrite(out, draw_people(image, people)):
                     raise InputError("%s: cannot write the overlay (check the directory)" % out)

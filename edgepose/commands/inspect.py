@@ -1,5 +1,5 @@
 """``edgepose inspect MODEL.onnx``: the model's inputs/outputs and which built-in profile matches."""
-from ..inspect_model import guess_profiles
+from ..profiles.match import guess_profiles
 
 NAME = "inspect"
 HELP = "print an ONNX model's inputs/outputs and which built-in profile matches it"

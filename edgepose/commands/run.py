@@ -10,8 +10,9 @@ window. Ctrl-C or SIGTERM stops cleanly (frames in flight finish, files are clos
 import logging
 import signal
 
+from .. import deps
 from ..errors import DependencyError, UsageError
-from ._common import parse_size, resolve_model
+from ._common import parse_size
 
 NAME = "run"
 HELP = "run pose estimation on a camera, stream, video file or images"
@@ -46,8 +47,7 @@ def add_arguments(p):
 
 
 def _check_show():
-    import cv2
-
+    cv2 = deps.load("cv2", "edgepose run --show")
     try:
         cv2.namedWindow("edgepose", cv2.WINDOW_NORMAL)
     except cv2.error:
@@ -69,12 +69,12 @@ def _analytics_and_sinks(args):
     import collections
 
     from ..analytics import Analyzer, AnalyticsConfig
-    from ..sinks import SinksConfig, build_sinks
+    from ..sinks import SinkSet, SinksConfig, build_sinks
 
     if args.no_analytics:
         if args.config or args.events:
             raise UsageError("--no-analytics cannot be combined with --config or --events")
-        return None, [], None
+        return None, SinkSet(), None
     analytics_for, sinks_cfg = (lambda source: AnalyticsConfig()), SinksConfig()
     if args.config:
         from ..replay import load_replay_config
@@ -88,33 +88,36 @@ def _analytics_and_sinks(args):
 
     class _Count(object):
         def handle(self, change, frame=None):
-            if change.get("type") == "new":
-                counts[change["after"]["label"]] += 1
+            if change.type == "new":
+                counts[change.after.label] += 1
 
         def close(self, timeout=None):
             pass
 
-    return (lambda source: Analyzer(analytics_for(source), source)), build_sinks(sinks_cfg) + [_Count()], counts
+    return (lambda source: Analyzer(analytics_for(source), source)), SinkSet(build_sinks(sinks_cfg) + [_Count()]), counts
 
 
 def run(args):
+    from ..draw import draw_people
     from ..pipeline import Pipeline
+    from ..profiles import resolve_model
     from ..recording import RecordingWriter
     from ..sinks.video import VideoWriterSink
 
     if args.max_frames is not None and args.max_frames <= 0:
         raise UsageError("--max-frames must be positive")
-    if args.engine:
-        model, profile = None, args.profile
-    else:
-        model, profile = resolve_model(args.model, args.profile)
     if args.show:
         _check_show()
     analytics, sinks, alerts = _analytics_and_sinks(args)
-    pipe = Pipeline(args.source, model=model, engine=args.engine, profile=profile, analytics=analytics, sinks=sinks,
-                    size=parse_size(args.size) if args.size else None, threads=args.threads,
-                    max_frames=args.max_frames, realtime=args.realtime, loop=args.loop,
-                    stats_interval=args.stats_interval)
+    try:
+        model, profile = resolve_model(args.model, args.engine, args.profile,
+                                       parse_size(args.size) if args.size else None)
+        pipe = Pipeline(args.source, model=model, profile=profile, analytics=analytics, sinks=sinks,
+                        threads=args.threads, max_frames=args.max_frames, realtime=args.realtime, loop=args.loop,
+                        stats_interval=args.stats_interval)
+    except BaseException:
+        sinks.close()  # their threads are running already
+        raise
     recorder = video = None
     previous = {}
     try:
@@ -128,12 +131,9 @@ def run(args):
                 if video is not None:
                     image = video.write(result)
                 else:
-                    from ..sinks.video import draw_result
-
-                    image = draw_result(result.frame.image.copy(), result.people)
+                    image = draw_people(result.frame.image.copy(), result.people)
                 if args.show:
-                    import cv2
-
+                    cv2 = deps.load("cv2", "edgepose run --show")
                     cv2.imshow("edgepose", image)
                     if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                         pipe.request_stop()

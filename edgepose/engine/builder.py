@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from ..errors import EngineError, UsageError
+from ..atomic import write_atomic
 from ..onnxprep import BatchRange, graph_io, load_model, parse_batch, sha256_file
 from .sidecar import build_command, write_sidecar
 from .trt import Capabilities, device_info, device_tag, get_logger, import_cuda, import_trt, parser_errors, \
@@ -108,15 +109,6 @@ def _input_batch(model, profile):
         raise EngineError("ONNX input %r has a dynamic size %s: fix it first with `edgepose prepare MODEL.onnx "
                           "--profile %s --size HxW --out PREPARED.onnx`" % (name, list(s), profile.name))
     return s[0], (h, w), name
-
-
-def _write_atomic(path, data):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def build_engine(onnx_path, profile, options, trt=None, cuda=None):
@@ -242,7 +234,7 @@ def build_engine(onnx_path, profile, options, trt=None, cuda=None):
             raise EngineError("TensorRT %s failed to build %s (see the TensorRT errors above); try --workspace larger "
                               "or another --precision" % (version, onnx_path))
         if opts.timing_cache:
-            _write_atomic(opts.timing_cache, bytes(config.get_timing_cache().serialize()))
+            write_atomic(opts.timing_cache, bytes(config.get_timing_cache().serialize()))
         inputs = [_tensor_row(network.get_input(i)) for i in range(network.num_inputs)]
         outputs = [_tensor_row(network.get_output(i)) for i in range(network.num_outputs)]
     finally:
@@ -252,7 +244,7 @@ def build_engine(onnx_path, profile, options, trt=None, cuda=None):
     seconds = time.time() - t0
     name = engine_file_name(onnx_path, precision, batch, size, device_tag(dev, opts.dla_core), version)
     path = os.path.join(opts.out_dir, name)
-    _write_atomic(path, bytes(serialized))
+    write_atomic(path, bytes(serialized))
     if use_calib and opts.calib_cache and os.path.isfile(opts.calib_cache):
         calib_info = dict(calib_info or {}, cache=os.path.abspath(opts.calib_cache),
                           cache_sha256=sha256_file(opts.calib_cache))

@@ -19,19 +19,18 @@ import time
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..sources import images
+from ..atomic import write_atomic, write_json_atomic
+from ..errors import UsageError
 
 log = logging.getLogger(__name__)
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
 
 def list_images(folder):
     """Sorted image files of ``folder`` (not recursive)."""
     if not os.path.isdir(folder):
         raise UsageError("--calib %s: not a directory of images (make one with `edgepose calib collect` "
                          "or `edgepose synth images`)" % folder)
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+    return images.list_images(folder)
 
 
 class CalibrationSet:
@@ -78,13 +77,9 @@ class CalibrationSet:
 
     def load(self, path, out):
         """Preprocess the image at ``path`` into ``out`` (shape ``(1, ...)``)."""
-        import cv2
-
         from ..preprocess import preprocess
 
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError("calibration image %s: unreadable (remove it from the folder)" % path)
+        image = images.read_image(path, fix="remove it from the calibration folder")
         preprocess(image, self.profile, size=self.size, out=out)
 
     def batches(self, out=None):
@@ -137,20 +132,11 @@ def read_cache(path, key=None):
 
 
 def write_cache(path, data, key=None):
-    import json
-
     if not path:
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, ".%s.tmp" % os.path.basename(path))
-    with open(tmp, "wb") as f:
-        f.write(bytes(data))
-    os.replace(tmp, path)
+    write_atomic(path, bytes(data))
     if key is not None:
-        with open(tmp, "w") as f:
-            json.dump(key, f, indent=2, sort_keys=True)
-        os.replace(tmp, _meta_path(path))
+        write_json_atomic(_meta_path(path), key)
     log.info("wrote calibration cache %s", path)
 
 

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from .. import deps
+from ..sources.images import list_images
 from ..errors import SourceError, UsageError
 
 log = logging.getLogger(__name__)
@@ -19,7 +21,7 @@ THUMB = (32, 24)
 
 
 def thumbnail(image):
-    import cv2
+    cv2 = deps.load("cv2", "edgepose calib")
 
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -34,14 +36,14 @@ def collect(source, out_dir, count, every=None, min_diff=3.0, quality=95, max_fr
 
     Returns ``{"written", "seen", "duplicates", "out"}``.
     """
-    import cv2
+    cv2 = deps.load("cv2", "edgepose calib")
 
     from ..sources import open_source
 
     if count < 1:
         raise UsageError("--count %d: must be at least 1" % count)
     os.makedirs(out_dir, exist_ok=True)
-    existing = [f for f in os.listdir(out_dir) if f.lower().endswith((".jpg", ".jpeg", ".png"))]
+    existing = list_images(out_dir)
     if existing:
         log.warning("%s already holds %d image(s); new frames are added beside them", out_dir, len(existing))
     src = open_source(source)

@@ -13,6 +13,7 @@ import tempfile
 
 import numpy as np
 
+from .. import deps
 from ..errors import ModelError, UsageError
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,9 @@ class _DropPreprocessHint(logging.Filter):
 
 
 def _reader_class():
-    from onnxruntime.quantization import CalibrationDataReader
+    q = deps.load("onnxruntime", "edgepose quantize", "onnxruntime.quantization")
 
-    class PreprocessedImages(CalibrationDataReader):
+    class PreprocessedImages(q.CalibrationDataReader):
         """Feeds ``{input name: (1, ...) float32}`` for each calibration image, once."""
 
         def __init__(self, calib_set):
@@ -65,7 +66,6 @@ def _fixed_batch_model(src, profile, size):
 def quantize(src, out, profile, calib_dir, method="percentile", count=None, size=None, op_types=None):
     """Write the Q/DQ model to ``out``; returns a report dict (method, images, node counts, zero points)."""
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     from ..profiles import load_profile
     from .calibrator import CalibrationSet
@@ -89,6 +89,8 @@ def quantize(src, out, profile, calib_dir, method="percentile", count=None, size
     ops = list(op_types or OP_TYPES)
     extra = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
              "OpTypesToExcludeOutputQuantization": ops}
+    q = deps.load("onnxruntime", "edgepose quantize", "onnxruntime.quantization")
+    CalibrationMethod, QuantFormat, QuantType = q.CalibrationMethod, q.QuantFormat, q.QuantType
     cm = {"entropy": CalibrationMethod.Entropy, "minmax": CalibrationMethod.MinMax,
           "percentile": CalibrationMethod.Percentile}[method]
     work = tempfile.mkdtemp(prefix=".edgepose-quant-", dir=folder)
@@ -101,10 +103,10 @@ def quantize(src, out, profile, calib_dir, method="percentile", count=None, size
             cache_kw = _entropy_ranges(model, ops, reader, work)
             if cache_kw:
                 reader = None
-        quantize_static(model, tmp, reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                        op_types_to_quantize=ops,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=cm,
-                        extra_options=extra, **cache_kw)
+        q.quantize_static(model, tmp, reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                          op_types_to_quantize=ops,
+                          activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=cm,
+                          extra_options=extra, **cache_kw)
     except Exception as e:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -133,13 +135,10 @@ def _entropy_ranges(model, ops, reader, work):
     """
     import inspect
 
-    from onnxruntime.quantization import CalibrationMethod, quantize_static
-
-    try:
-        from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
-    except ImportError:
-        save_tensors_data = None
-    if save_tensors_data is None or "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
+    q = deps.load("onnxruntime", "edgepose quantize", "onnxruntime.quantization")
+    cal = deps.optional("onnxruntime", "onnxruntime.quantization.calibrate")
+    save_tensors_data = getattr(cal, "save_tensors_data", None)
+    if save_tensors_data is None or "calibration_cache_path" not in inspect.signature(q.quantize_static).parameters:
         log.warning("this ONNX Runtime cannot take precomputed ranges: --method entropy gives minmax ranges; "
                     "try --method percentile")
         return {}
@@ -147,10 +146,10 @@ def _entropy_ranges(model, ops, reader, work):
 
     src = os.path.join(work, "model.onnx")
     onnx.save(model, src)
-    calibrator = create_calibrator(src, ops, augmented_model_path=os.path.join(work, "augmented.onnx"),
-                                   calibrate_method=CalibrationMethod.Entropy,
-                                   extra_options={"symmetric": True, "num_bins": ENTROPY_BINS,
-                                                  "num_quantized_bins": ENTROPY_QUANT_BINS})
+    calibrator = cal.create_calibrator(src, ops, augmented_model_path=os.path.join(work, "augmented.onnx"),
+                                       calibrate_method=q.CalibrationMethod.Entropy,
+                                       extra_options={"symmetric": True, "num_bins": ENTROPY_BINS,
+                                                      "num_quantized_bins": ENTROPY_QUANT_BINS})
     calibrator.collect_data(reader)
     ranges = calibrator.compute_data()
     del calibrator

@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 
+from ..atomic import write_json_atomic
 from ..errors import EngineError
 
 FORMAT = "edgepose-engine/1"
@@ -19,17 +20,6 @@ FORMAT = "edgepose-engine/1"
 
 def sidecar_path(engine_path):
     return os.fspath(engine_path) + ".json"
-
-
-def write_json_atomic(path, data):
-    """Write ``data`` as JSON to ``path`` through a temp file + ``os.replace``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def write_sidecar(engine_path, data):

@@ -157,3 +157,6 @@ def load_profile(name_or_path):
         raise
     except Exception as e:  # ConfigError from validate -> ProfileError with the same text
         raise ProfileError(str(e))
+
+
+from .resolve import resolve_model  # noqa: E402,F401  (uses load_profile above)

@@ -1,5 +1,12 @@
-"""The daemon (`edgepose serve`): process life and signals, the source runners, the shared backend,
-per-source analytics, HTTP (health, metrics, live frames, events), sd_notify and journald logging.
+"""The daemon (`edgepose serve`), one idea a module:
+
+- ``daemon``: ``Service``, process life and signals (start, SIGHUP reload, SIGTERM drain and stop)
+- ``runner``: one source's pipeline on a thread, restarted with backoff
+- ``backend``: the shared backend (one inference thread, batching) and the reloadable decoder
+- ``analytics``: per-source analytics, reconfigured between frames
+- ``http_api``: the HTTP server; ``live``: latest frames and recent events; ``metrics``: Prometheus;
+  ``auth``: loopback rule and token
+- ``sdnotify``: systemd notify and watchdog; ``logsetup``: journald-friendly, rate-limited logging
 
 Nothing here imports ``edgepose.commands``: the CLI calls the daemon, never the other way round.
 """

@@ -15,125 +15,20 @@ import signal
 import threading
 import time
 
-from . import logsetup
 from ..config import load_config
+from ..draw import draw_people
 from ..errors import EdgeposeError
-from .http_api import HttpApi, LiveState, resolve_token
+from ..sinks import SinkSet
+from . import logsetup
+from .auth import resolve_token
+from .backend import load_model
+from .http_api import HttpApi
+from .live import LiveState
+from .metrics import build_metrics
+from .runner import SourceRunner
 from .sdnotify import FrameWatchdog, Notifier, watchdog_interval
-from .parts import SharedBackend, SinkHub, SourceAnalytics, SwappableDecoder, build_metrics
 
 log = logging.getLogger("edgepose.service")  # the name users see in journald lines
-
-MAX_RESTART_DELAY = 60.0
-
-
-class SourceRunner:
-    """One source: its ``Pipeline`` iterated on a thread; restarted with backoff when it fails."""
-
-    def __init__(self, service, source_cfg):
-        self.service = service
-        self.cfg = source_cfg
-        self.name = source_cfg.name
-        self.analytics = SourceAnalytics(service.config.analytics_for(self.name), self.name)
-        self.pipeline = None
-        self.frames = 0
-        self.people = 0
-        self.restarts = 0
-        self.finished = False      # the source ended normally (a file without loop)
-        self.events = {}           # (label, type) -> count
-        self._stop = threading.Event()
-        self._thread = None
-        self._lock = threading.Lock()
-
-    def open(self):
-        """Open the source and build its pipeline (raises on failure)."""
-        from ..pipeline import Pipeline
-
-        svc = self.service
-        options = dict(self.cfg.options)
-        options["name"] = self.name
-        pipe = Pipeline(self.cfg.uri, backend=svc.backend, profile=svc.profile, decoder=svc.decoder,
-                        analytics=self.analytics, sinks=(), source_options=options,
-                        stats_interval=svc.config.logging.stats_interval_s)
-        with self._lock:
-            self.pipeline = pipe
-        return pipe
-
-    def start(self, opened=False):
-        self._thread = threading.Thread(target=self._run, args=(opened,), name="source-%s" % self.name, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self, opened):
-        delay = self.service.config.service.restart_delay_s
-        while not self._stop.is_set():
-            try:
-                if not opened:
-                    self.open()
-                opened = False
-                for result in self.pipeline:
-                    self.service.on_result(self, result)
-                    delay = self.service.config.service.restart_delay_s
-                if not self._stop.is_set():
-                    log.info("%s: source ended", self.name)
-                    self.finished = True
-                break
-            except Exception as e:  # a dead camera must not take the process down
-                if self._stop.is_set():
-                    break
-                msg = str(e).splitlines()[0] if isinstance(e, EdgeposeError) else "%s: %s" % (type(e).__name__, e)
-                log.error("%s: pipeline failed: %s; restarting in %.1f s", self.name, msg, delay)
-                if not isinstance(e, EdgeposeError):
-                    log.debug("traceback", exc_info=True)
-            finally:
-                self._close_pipeline(timeout=1.0)
-            if self._stop.wait(delay):
-                break
-            self.restarts += 1
-            delay = min(delay * 2.0, MAX_RESTART_DELAY)
-        self.service.wake.set()
-
-    def _close_pipeline(self, timeout):
-        with self._lock:
-            pipe, self.pipeline = self.pipeline, None
-        if pipe is not None:
-            try:
-                pipe.close(timeout=timeout)
-            except Exception as e:
-                log.warning("%s: closing the pipeline: %s", self.name, e)
-
-    def request_stop(self):
-        self._stop.set()
-        with self._lock:
-            if self.pipeline is not None:
-                self.pipeline.request_stop()
-
-    def join(self, timeout):
-        th = self._thread
-        if th is not None and th.ident is not None:  # started
-            th.join(timeout)
-            return not th.is_alive()
-        return True
-
-    def stop(self, timeout):
-        self.request_stop()
-        if not self.join(timeout):
-            log.warning("%s: the pipeline did not drain within %.1f s; closing it", self.name, timeout)
-        self._close_pipeline(timeout=1.0)
-
-    @property
-    def alive(self):
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def stats(self):
-        pipe = self.pipeline
-        return pipe.stats if pipe is not None else None
-
-    @property
-    def source(self):
-        pipe = self.pipeline
-        return pipe.source if pipe is not None else None
 
 
 class Service:
@@ -162,7 +57,7 @@ class Service:
         self.started = time.monotonic()
         self.reloads = {"ok": 0, "failed": 0}
         self.state = LiveState(stale_after=self.config.http.stale_after_s, max_events=self.config.http.max_events,
-                               annotate=_annotator(), metrics=lambda: build_metrics(self),
+                               annotate=_annotate, metrics=lambda: build_metrics(self),
                                jpeg_quality=self.config.http.jpeg_quality)
         interval = watchdog_interval()
         self.watchdog = FrameWatchdog(self.notifier, interval) if interval and self.notifier.enabled else None
@@ -178,7 +73,7 @@ class Service:
         try:
             self._start_http(self.config)
             self._load_model(self.config)
-            self.sinks = SinkHub(self.config.sinks)
+            self.sinks = SinkSet.from_config(self.config.sinks)
             self._start_sources(self.config.sources, first=True)
             self._main_loop()
         finally:
@@ -244,7 +139,7 @@ class Service:
         if self.sinks is not None:
             for r in runners:  # end open events so the sinks say the fall is over, not forgotten
                 self.sinks.send(r.analytics.finish(reason="stopped"), r.name)
-            self.sinks.close(max(0.5, deadline - time.monotonic()))
+            self.sinks.close(self.sinks.share(max(0.5, deadline - time.monotonic())))
         if self.http is not None:
             self.http.stop()
         self.state.close()
@@ -269,28 +164,7 @@ class Service:
         self.http = HttpApi(self.state, hc.host, hc.port, token=token).start()
 
     def _load_model(self, cfg):
-        from ..commands._common import resolve_model
-        from ..pipeline import resolve_profile
-
-        m = cfg.model
-        model, engine = m.model, m.engine
-        profile = m.profile
-        if not engine:
-            model, profile = resolve_model(model, profile)
-        self.profile = resolve_profile(profile, model, engine)
-        if m.size:
-            self.profile = self.profile.with_size(tuple(m.size))
-        from ..backends import open_backend
-
-        path = engine or model
-        log.info("loading %s (profile %s)", path, self.profile.name)
-        t0 = time.monotonic()
-        inner = open_backend(path, profile=self.profile, threads=m.threads)
-        max_batch = cfg.service.max_batch if cfg.service.batch else 1
-        self.backend = SharedBackend(inner, self.profile.input.name, max_batch=max_batch).activate()
-        self.decoder = SwappableDecoder(self.profile, cfg.decode_overrides())
-        log.info("model loaded in %.2f s: %s, batch %s", time.monotonic() - t0, inner.name,
-                 "up to %d" % self.backend.max_batch if self.backend.max_batch > 1 else "1")
+        self.backend, self.profile, self.decoder = load_model(cfg)
 
     def _start_sources(self, sources, first=False):
         for sc in sources:
@@ -315,12 +189,10 @@ class Service:
         self.state.publish(runner.name, result.frame.image, result.people, result.frame.t)
         if result.events:
             for ch in result.events:
-                after = ch.get("after") or {}
-                key = (str(after.get("label", "unknown")), str(ch.get("type", "unknown")))
+                key = (ch.after.label, ch.type)
                 runner.events[key] = runner.events.get(key, 0) + 1
-            # sinks first: the snapshot sink adds the snapshot path to the change /events then shows
-            self.sinks.send(result.events, runner.name, frame=result.frame.image)
-            self.state.add_events(result.events)
+            # /events shows the changes as the sinks sent them (with the snapshot's path)
+            self.state.add_events(self.sinks.send(result.events, runner.name, frame=result.frame.image))
         if not self.ready:
             self.wake.set()
 
@@ -440,16 +312,7 @@ class Service:
         self.state.set_sources(list(self.runners))
 
 
-def _annotator():
-    """draw_people from edgepose.draw when available (the overlay of snapshots and the preview)."""
-    try:
-        from ..draw import draw_people
-    except ImportError:
-        log.debug("edgepose.draw is not available: snapshots show the plain frame")
-        return None
 
-    def annotate(image, people):
-        draw_people(image, people)
-        return image
-
-    return annotate
+def _annotate(image, people):
+    """The overlay of the HTTP snapshots and preview: skeletons drawn on ``image``."""
+    return draw_people(image, people)

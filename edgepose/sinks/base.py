@@ -9,13 +9,16 @@ log = logging.getLogger(__name__)
 
 
 def change_json(change):
-    """The change as compact JSON text (only type/before/after: the feed's public shape)."""
-    return json.dumps({"type": change["type"], "before": change.get("before"), "after": change["after"]},
-                      separators=(",", ":"), allow_nan=False, default=str)
+    """The ``EventChange`` as compact JSON text (type/before/after: the feed's public shape)."""
+    return json.dumps(change.to_json(), separators=(",", ":"), allow_nan=False, default=str)
 
 
 class Sink(object):
-    """Receives event changes. ``handle`` never blocks the loop; ``close(timeout)`` flushes."""
+    """Receives ``EventChange`` values. ``handle`` never blocks the loop; ``close(timeout)`` flushes.
+
+    ``handle`` returns None, or the change as the sinks after it should see it (the snapshot sink
+    returns it with the path of the snapshot it wrote).
+    """
 
     name = "sink"
 

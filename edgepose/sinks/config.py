@@ -3,19 +3,13 @@
 Secrets never live in the YAML: the MQTT password and the webhook token come from an environment
 variable or from a file in ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``); the config
 only names them (``password_env``, ``password_credential``). Validation has no side effects: the
-secrets are read when the sink is built (:func:`read_secret`).
+secrets are read when the sink is built (``edgepose.validation.read_secret``).
 """
-import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Literal, Optional
 
 from pydantic import Field, model_validator
 
 from ..validation import Strict
-
-try:
-    from typing import Literal
-except ImportError:  # pragma: no cover
-    from typing_extensions import Literal
 
 LABELS_HELP = "only these labels (fall, long_lie, bad_posture); empty = all"
 
@@ -123,16 +117,3 @@ class SinksConfig(Strict):
     webhook: WebhookSinkConfig = Field(default_factory=WebhookSinkConfig)
     snapshots: SnapshotSinkConfig = Field(default_factory=SnapshotSinkConfig)
 
-
-def read_secret(env_name, credential_name):
-    """The secret from ``$env_name``, else ``$CREDENTIALS_DIRECTORY/credential_name``, else None."""
-    value = os.environ.get(env_name) if env_name else None
-    if value:
-        return value
-    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
-    if cred_dir and credential_name:
-        path = os.path.join(cred_dir, credential_name)
-        if os.path.isfile(path):
-            with open(path, "r", encoding="utf-8") as f:
-                return f.read().strip("\r\n")
-    return None

@@ -12,6 +12,7 @@ import os
 import threading
 from collections import deque
 
+from ..atomic import write_atomic
 from ..errors import SinkError
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,7 @@ class DiskQueue(object):
             seq = self._next
             self._next += 1
             final = self._file(seq)
-            tmp = final + ".tmp"
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                if self.fsync:
-                    os.fsync(f.fileno())
-            os.replace(tmp, final)
+            write_atomic(final, data, fsync=self.fsync, makedirs=False)
             self._seqs.append(seq)
             while len(self._seqs) > self.max_items:
                 old = self._seqs.popleft()

@@ -10,15 +10,15 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 
 def describe(change):
     """'fall new cam1 track 3 (score 0.82, high) id=... snapshot=...' style text."""
-    a = change["after"]
-    parts = ["%s %s %s track %s" % (a.get("label"), change["type"], a.get("source"), a.get("track_id")),
-             "score %.2f %s" % (a.get("score") or 0.0, a.get("severity")),
-             "start %.3f detected %.3f" % (a.get("start_time") or 0.0, a.get("detected_time") or 0.0)]
-    if a.get("end_time") is not None:
-        parts.append("end %.3f (%s)" % (a["end_time"], a.get("end_reason")))
-    if a.get("snapshot"):
-        parts.append("snapshot %s" % a["snapshot"])
-    parts.append("id %s" % a.get("id"))
+    a = change.after
+    parts = ["%s %s %s track %s" % (a.label, change.type, a.source, a.track_id),
+             "score %.2f %s" % (a.score or 0.0, a.severity),
+             "start %.3f detected %.3f" % (a.start_time or 0.0, a.detected_time or 0.0)]
+    if a.end_time is not None:
+        parts.append("end %.3f (%s)" % (a.end_time, a.end_reason))
+    if a.snapshot:
+        parts.append("snapshot %s" % a.snapshot)
+    parts.append("id %s" % a.id)
     return ", ".join(parts)
 
 
@@ -29,5 +29,5 @@ class LogSink(Sink):
         self.level = _LEVELS[config.level]
 
     def handle(self, change, frame=None):
-        level = self.level if change["type"] == "new" else min(self.level, logging.INFO)
+        level = self.level if change.type == "new" else min(self.level, logging.INFO)
         log.log(level, "%s", describe(change))

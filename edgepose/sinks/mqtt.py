@@ -24,9 +24,10 @@ import socket
 import threading
 import time
 
+from .. import deps
 from ..errors import DependencyError
 from .base import Sink, change_json
-from .config import read_secret
+from ..validation import read_secret
 from .diskqueue import DiskQueue, QueueBusy
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,7 @@ def default_queue_dir():
 
 
 def _import_paho():
-    try:
-        import paho.mqtt.client as mqtt
-    except ImportError:
-        raise DependencyError("sinks.mqtt needs paho-mqtt 2.x: pip install 'paho-mqtt>=2.0' (or turn "
-                              "sinks.mqtt.enabled off)")
+    mqtt = deps.load("paho", "sinks.mqtt (or turn sinks.mqtt.enabled off)")
     if not hasattr(mqtt, "CallbackAPIVersion"):
         raise DependencyError("sinks.mqtt needs paho-mqtt 2.x, found an older one: pip install -U 'paho-mqtt>=2.0'")
     return mqtt
@@ -106,7 +103,7 @@ class MqttSink(Sink):
         except queue.Full:
             self.dropped += 1
             log.error("mqtt sink: in-memory queue full (disk too slow?): change %s dropped",
-                      change["after"].get("id"))
+                      change.after.id)
         self._wake.set()
 
     # -- paho callbacks (network thread) ---------------------------------------------------------

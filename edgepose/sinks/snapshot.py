@@ -2,7 +2,8 @@
 
 Written in the loop's thread, before the other sinks see the change (``build_sinks`` puts this sink
 first), so a 'new' change always names a snapshot that exists: encode (a few ms), write to a
-temporary name, ``os.replace`` into place, then set ``after.has_snapshot`` and ``after.snapshot``.
+temporary name, ``os.replace`` into place, then return the change with ``has_snapshot`` and
+``snapshot`` set (``EventChange.with_snapshot``): the ``SinkSet`` hands that one to the next sinks.
 Later changes of the same event carry the same path. Without a frame the change keeps
 ``has_snapshot: false``. The oldest files beyond ``keep_max`` are deleted.
 """
@@ -13,8 +14,11 @@ from collections import deque
 
 import numpy as np
 
+from .. import deps
+from ..atomic import write_atomic
+from ..draw import draw_people
 from ..errors import SinkError
-from ..topology import SKELETON, KEYPOINT_COLORS
+from ..types import Person
 from .base import Sink
 
 log = logging.getLogger(__name__)
@@ -26,34 +30,11 @@ def _safe(text):
     return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))
 
 
-def _draw_skeleton(cv2, img, kps):
-    try:  # the shared overlay code when it is there
-        from ..draw import draw_people
-        from ..types import Person
-        draw_people(img, [Person(kps, 1.0)])
-        return
-    except Exception:
-        pass
-    for a, b in SKELETON:
-        pa, pb = kps[a], kps[b]
-        if np.isnan(pa[0]) or np.isnan(pb[0]):
-            continue
-        cv2.line(img, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), KEYPOINT_COLORS[b], 2, cv2.LINE_AA)
-    for i, p in enumerate(kps):
-        if not np.isnan(p[0]):
-            cv2.circle(img, (int(p[0]), int(p[1])), 3, KEYPOINT_COLORS[i], -1, cv2.LINE_AA)
-
-
 class SnapshotSink(Sink):
     name = "snapshots"
 
     def __init__(self, config):
-        try:
-            import cv2  # noqa: F401
-        except ImportError:
-            from ..errors import DependencyError
-            raise DependencyError("sinks.snapshots needs OpenCV: pip install opencv-python-headless "
-                                  "(or use JetPack's python3-opencv)")
+        deps.load("cv2", "sinks.snapshots")  # refused when the sinks are built, not at the first fall
         self.cfg = config
         self.dir = os.path.abspath(config.dir)
         try:
@@ -66,38 +47,33 @@ class SnapshotSink(Sink):
         self.written = 0
 
     def handle(self, change, frame=None):
-        after = change["after"]
-        eid = after.get("id")
-        if change["type"] == "new" and frame is not None:
+        """Write the snapshot of a 'new' change; returns the change with its snapshot path (None: no snapshot)."""
+        eid = change.after.id
+        if change.type == "new" and frame is not None:
             image = getattr(frame, "image", frame)
             try:
-                path = self._write(image, after, change.get("keypoints"))
+                path = self._write(image, change.after, change.keypoints)
             except Exception as e:  # no snapshot: the change says so (has_snapshot false)
                 log.warning("snapshot for %s not written: %s", eid, e)
-                return
+                return None
             self._paths[eid] = path
         path = self._paths.get(eid)
-        if path is not None:
-            for obj in (change.get("before"), after):
-                if obj is not None:
-                    obj["has_snapshot"], obj["snapshot"] = True, path
-        if change["type"] == "end":
+        if change.type == "end":
             self._paths.pop(eid, None)
+        return change.with_snapshot(path) if path is not None else None
 
     def _write(self, image, ev, kps):
-        import cv2
-
+        cv2 = deps.load("cv2", "sinks.snapshots")
         img = np.ascontiguousarray(image).copy()
         if self.cfg.draw:
             if kps is not None:
-                arr = np.array([[np.nan, np.nan, 0.0] if r[0] is None else r for r in kps], dtype=np.float32)
-                _draw_skeleton(cv2, img, arr)
-            box = ev.get("box")
+                draw_people(img, [Person(kps, 1.0)])
+            box = ev.box
             if box:
-                color = _COLORS.get(ev.get("label"), (255, 255, 255))
+                color = _COLORS.get(ev.label, (255, 255, 255))
                 p0, p1 = (int(box[0]), int(box[1])), (int(box[2]), int(box[3]))
                 cv2.rectangle(img, p0, p1, color, 2)
-                cv2.putText(img, "%s %.2f" % (ev.get("label"), ev.get("score") or 0.0), (p0[0], max(12, p0[1] - 4)),
+                cv2.putText(img, "%s %.2f" % (ev.label, ev.score or 0.0), (p0[0], max(12, p0[1] - 4)),
                             cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA)
         h, w = img.shape[:2]
         if w > self.cfg.max_width:
@@ -106,12 +82,9 @@ class SnapshotSink(Sink):
         ok, buf = cv2.imencode(".jpg", img, [int(cv2.IMWRITE_JPEG_QUALITY), int(self.cfg.jpeg_quality)])
         if not ok:
             raise RuntimeError("JPEG encoding failed")
-        name = "%s-%s-%s.jpg" % (_safe(ev.get("source")), _safe(ev.get("label")), _safe(eid_of(ev)))
+        name = "%s-%s-%s.jpg" % (_safe(ev.source), _safe(ev.label), _safe(ev.id or "event"))
         final = os.path.join(self.dir, name)
-        tmp = final + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, final)
+        write_atomic(final, buf.tobytes(), makedirs=False)
         self.written += 1
         self._files.append(final)
         while len(self._files) > self.cfg.keep_max:
@@ -125,6 +98,3 @@ class SnapshotSink(Sink):
     def stats(self):
         return {"written": self.written}
 
-
-def eid_of(ev):
-    return ev.get("id") or "event"

@@ -8,28 +8,13 @@ finalises the file. The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` 
 import logging
 import os
 
+from .. import deps
+from ..draw import draw_people
 from ..errors import SinkError
 
 log = logging.getLogger(__name__)
 
 _CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
-
-
-def draw_result(image, people):
-    """Draw ``people`` (source pixels) on ``image`` in place, with edgepose.draw when present."""
-    try:
-        from ..draw import draw_people
-    except ImportError:  # the drawing module ships separately; keep a minimal fallback
-        import cv2
-        import numpy as np
-
-        for p in people:
-            for x, y, s in p.keypoints:
-                if s > 0 and np.isfinite(x):
-                    cv2.circle(image, (int(round(x)), int(round(y))), 3, (0, 255, 0), -1)
-        return image
-    draw_people(image, people)
-    return image
 
 
 class VideoWriterSink:
@@ -51,8 +36,7 @@ class VideoWriterSink:
         self._size = None
 
     def _open(self, w, h):
-        import cv2
-
+        cv2 = deps.load("cv2", "video output")
         self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
         if not self._writer.isOpened():
             raise SinkError("%s: OpenCV cannot write %s video here (try .avi)" % (self.path, self.fourcc))
@@ -60,8 +44,7 @@ class VideoWriterSink:
         log.info("%s: writing %dx%d at %.1f fps (%s)", self.path, w, h, self.fps, self.fourcc)
 
     def write_image(self, image):
-        import cv2
-
+        cv2 = deps.load("cv2", "video output")
         h, w = image.shape[:2]
         if self._writer is None:
             self._open(w, h)
@@ -73,7 +56,7 @@ class VideoWriterSink:
     def write(self, result):
         image = result.frame.image.copy()
         if self.draw:
-            draw_result(image, result.people)
+            draw_people(image, result.people)
         self.write_image(image)
         return image
 

@@ -11,7 +11,7 @@ import urllib.request
 
 from .. import __version__
 from .base import ThreadedSink, change_json
-from .config import read_secret
+from ..validation import read_secret
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class WebhookSink(ThreadedSink):
         super(WebhookSink, self).__init__(config.max_queue)
 
     def prepare(self, change, frame=None):
-        if self.labels and change["after"].get("label") not in self.labels:
+        if self.labels and change.after.label not in self.labels:
             return None
         return change_json(change).encode("utf-8")
 

@@ -27,7 +27,8 @@ from urllib.parse import parse_qsl
 
 from ..errors import SourceError, UsageError
 from .base import CaptureSpec, Source, opencv_capture  # noqa: F401
-from .files import IMAGE_SUFFIXES, ArraySource, ImageSource, VideoFileSource, image_paths_in
+from .files import ArraySource, ImageSource, VideoFileSource
+from .images import is_image_file, list_images
 from .gst import csi_pipeline, gst_element_available, opencv_has_gstreamer, require_gstreamer, rtsp_pipeline
 from .live import LiveSource
 
@@ -101,7 +102,7 @@ def _classify(uri):
     if any(c in uri for c in "*?["):
         return "images", uri
     if os.path.isfile(uri):
-        return ("images" if uri.lower().endswith(IMAGE_SUFFIXES) else "video"), uri
+        return ("images" if is_image_file(uri) else "video"), uri
     raise SourceError("source %r: no such file, folder or device (give csi://0, /dev/video0, rtsp://..., "
                       "a video file, an image folder or a glob)" % uri)
 
@@ -164,12 +165,12 @@ def open_source(uri, **options):
 
     # images: a folder, a glob or one image
     if os.path.isdir(target):
-        paths = image_paths_in(target)
+        paths = list_images(target)
         default_name = os.path.basename(os.path.normpath(target))
     elif os.path.isfile(target):
         paths, default_name = [target], os.path.basename(target)
     else:
-        paths = sorted(p for p in glob.glob(target) if p.lower().endswith(IMAGE_SUFFIXES))
+        paths = sorted(p for p in glob.glob(target) if is_image_file(p))
         default_name = os.path.basename(os.path.dirname(target)) or "images"
     return ImageSource(paths, name or default_name, loop=bool(opts.get("loop", False)),
                        realtime=bool(opts.get("realtime", False)), fps=float(opts.get("fps", 30.0)),

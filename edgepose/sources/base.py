@@ -13,7 +13,8 @@ The capture layer is injectable: a *capture factory* ``factory(spec) -> capture`
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from ..errors import DependencyError, SourceError
+from .. import deps
+from ..errors import SourceError
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,9 @@ _API_NAMES = {"any": "CAP_ANY", "v4l2": "CAP_V4L2", "ffmpeg": "CAP_FFMPEG", "gst
 _PROP_NAMES = {"width": "CAP_PROP_FRAME_WIDTH", "height": "CAP_PROP_FRAME_HEIGHT", "fps": "CAP_PROP_FPS"}
 
 
-def import_cv2():
-    try:
-        import cv2
-    except ImportError as e:
-        raise DependencyError("OpenCV (cv2) is not installed (%s): pip install opencv-python-headless, "
-                              "or on a Jetson use JetPack's OpenCV (venv with --system-site-packages)" % e)
-    return cv2
-
-
 def opencv_capture(spec):
     """The default capture factory: ``cv2.VideoCapture(spec.target, api)`` with ``spec.props`` set."""
-    cv2 = import_cv2()
+    cv2 = deps.load("cv2", "camera, video and image sources")
     cap = cv2.VideoCapture(spec.target, getattr(cv2, _API_NAMES.get(spec.api, "CAP_ANY")))
     for name, value in spec.props:
         cap.set(getattr(cv2, _PROP_NAMES[name]), float(value))

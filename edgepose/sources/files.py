@@ -9,13 +9,13 @@ import logging
 import os
 import time
 
-from ..errors import InputError, SourceError
+from ..errors import SourceError
 from ..types import Frame
-from .base import CaptureSpec, Source, check_opened, import_cv2, opencv_capture
+from .base import CaptureSpec, Source, check_opened, opencv_capture
+from .images import IMAGE_SUFFIXES, load_image
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 class _Pacer:
@@ -104,7 +104,6 @@ class ImageSource(Source):
         self._index = 0
 
     def read(self, timeout=None):
-        cv2 = import_cv2()
         failures = 0
         while not self.closed:
             if failures >= len(self.paths):
@@ -114,7 +113,7 @@ class ImageSource(Source):
                 return None
             path = self.paths[i % len(self.paths)]
             self._index += 1
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            image = load_image(path)
             if image is None:
                 log.warning("%s: not a readable image, skipped", path)
                 failures += 1
@@ -125,19 +124,6 @@ class ImageSource(Source):
             self._pacer.wait(media)
             return Frame(image, self.start_time + media, i, self.name)
         return None
-
-
-def image_paths_in(directory):
-    names = sorted(n for n in os.listdir(directory) if n.lower().endswith(IMAGE_SUFFIXES))
-    return [os.path.join(directory, n) for n in names]
-
-
-def read_image(path):
-    cv2 = import_cv2()
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError("%s: not a readable image" % path)
-    return image
 
 
 class ArraySource(Source):

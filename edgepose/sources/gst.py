@@ -9,13 +9,13 @@ import re
 import shutil
 import subprocess
 
+from .. import deps
 from ..errors import DependencyError
-from .base import import_cv2
 
 
 @functools.lru_cache(maxsize=1)
 def opencv_has_gstreamer():
-    info = import_cv2().getBuildInformation()
+    info = deps.load("cv2", "camera, video and image sources").getBuildInformation()
     m = re.search(r"GStreamer:\s*(\S+)", info)
     return bool(m) and m.group(1).upper() not in ("NO", "OFF")
 
@@ -38,7 +38,7 @@ def require_gstreamer(what):
         raise DependencyError(
             "%s needs OpenCV built with GStreamer, and this cv2 (%s) has none (pip's opencv-python never has it): "
             "on a Jetson use JetPack's OpenCV (python3-opencv; make the venv with --system-site-packages and "
-            "`pip uninstall opencv-python-headless`)" % (what, import_cv2().__version__))
+            "`pip uninstall opencv-python-headless`)" % (what, deps.load("cv2", "camera, video and image sources").__version__))
 
 
 def csi_pipeline(sensor_id=0, width=1280, height=720, fps=30, flip=0, capture_width=1920, capture_height=1080):

@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 
+from .. import deps
+from ..atomic import atomic_open, write_atomic
 from ..errors import SourceError
 from .scene import Actor, render_world
 
@@ -59,7 +61,7 @@ def write_clip(seq, path, seed=None, effects=True):
 
     Returns (video path, jsonl path). The truth and zones go to a ``.truth.json`` beside them.
     """
-    import cv2
+    cv2 = deps.load("cv2", "edgepose synth")
 
     H, W = seq.size
     folder = os.path.dirname(os.path.abspath(path))
@@ -78,14 +80,11 @@ def write_clip(seq, path, seed=None, effects=True):
     finally:
         writer.release()
     gt = jsonl_path(path)
-    tmp = gt + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_open(gt) as f:
         for fr in seq.frames:
             f.write(json.dumps(fr, separators=(",", ":")) + "\n")
-    os.replace(tmp, gt)
     meta = os.path.splitext(path)[0] + ".truth.json"
-    with open(meta + ".tmp", "w") as f:
-        json.dump({"scenario": seq.scenario, "seed": seq.seed, "fps": seq.fps, "width": W, "height": H,
-                   "frames": len(seq.frames), "truth": seq.truth, "zones": seq.zones}, f, indent=1)
-    os.replace(meta + ".tmp", meta)
+    write_atomic(meta, json.dumps({"scenario": seq.scenario, "seed": seq.seed, "fps": seq.fps, "width": W,
+                                   "height": H, "frames": len(seq.frames), "truth": seq.truth,
+                                   "zones": seq.zones}, indent=1))
     return path, gt

@@ -9,6 +9,8 @@ import logging
 import os
 import time
 
+from .. import deps
+from ..atomic import write_atomic
 from ..topology import KEYPOINTS, SKELETON
 from .scene import render_scene
 
@@ -42,7 +44,7 @@ def scene_annotations(scene, image_id, first_id):
 def write_images(out_dir, count, seed, size=(288, 384), ext="jpg", **options):
     """Render ``count`` scenes (image ``i`` uses seed ``[seed, i]``) into ``out_dir`` with
     ``annotations.json``; returns the annotation file path."""
-    import cv2
+    cv2 = deps.load("cv2", "edgepose synth")
 
     os.makedirs(out_dir, exist_ok=True)
     images, anns = [], []
@@ -60,7 +62,5 @@ def write_images(out_dir, count, seed, size=(288, 384), ext="jpg", **options):
     coco = {"info": {"description": "edgepose synthetic people", "seed": int(seed), "count": int(count)},
             "images": images, "annotations": anns, "categories": [coco_category()]}
     path = os.path.join(out_dir, "annotations.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(coco, f)
-    os.replace(path + ".tmp", path)
+    write_atomic(path, json.dumps(coco))
     return path

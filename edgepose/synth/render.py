@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from math import floor
 from typing import Tuple
 
-import cv2
 import numpy as np
 
+from .. import deps
 from .skeleton import FACE_THRESHOLDS, HEAD_RX, HEAD_RY, X, face_facing
 from ..topology import KP
 
@@ -90,6 +90,7 @@ class Canvas:
     def __init__(self, image, labels):
         self.image = image
         self.labels = labels
+        self.cv2 = deps.load("cv2", "synthetic rendering")
 
     @staticmethod
     def fix(p):
@@ -102,6 +103,7 @@ class Canvas:
         return (int(floor(x * ONE + 0.5)), int(floor(y * ONE + 0.5)))
 
     def poly(self, pts, color, label=0, outline=0):
+        cv2 = self.cv2
         q = self.fix(pts)
         cv2.fillConvexPoly(self.image, q, color, cv2.LINE_8, SHIFT)
         cv2.fillConvexPoly(self.labels, q, label, cv2.LINE_8, SHIFT)
@@ -111,6 +113,7 @@ class Canvas:
             cv2.polylines(self.labels, [q], True, label, t, cv2.LINE_8, SHIFT)
 
     def seg(self, p0, p1, radius, color, label=0):
+        cv2 = self.cv2
         a, b = self.pt(p0), self.pt(p1)
         t = max(1, int(2 * radius + 0.5))
         cv2.line(self.image, a, b, color, t, cv2.LINE_8, SHIFT)
@@ -118,6 +121,7 @@ class Canvas:
             cv2.line(self.labels, a, b, label, t, cv2.LINE_8, SHIFT)
 
     def disc(self, c, r, color, label=0):
+        cv2 = self.cv2
         cc = self.pt(c)
         rr = max(1, int(r * ONE + 0.5))
         cv2.circle(self.image, cc, rr, color, -1, cv2.LINE_8, SHIFT)
@@ -125,6 +129,7 @@ class Canvas:
             cv2.circle(self.labels, cc, rr, label, -1, cv2.LINE_8, SHIFT)
 
     def ellipse(self, c, a, b, angle_deg, color, label=0):
+        cv2 = self.cv2
         cc = self.pt(c)
         ax = (max(1, int(a * ONE + 0.5)), max(1, int(b * ONE + 0.5)))
         cv2.ellipse(self.image, cc, ax, angle_deg, 0, 360, color, -1, cv2.LINE_8, SHIFT)
@@ -197,7 +202,7 @@ class PersonView:
             pts = np.array([uv[X["l_waist"]], uv[X["r_waist"]],
                             _lerp(uv[KP["r_hip"]], uv[KP["r_knee"]], t), _lerp(uv[KP["l_hip"]], uv[KP["l_knee"]], t)])
             r = 0.05 * h * g * self.scale(X["pelvis"])
-            hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2)
+            hull = cv.cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2)
             cv.poly(hull, _shade(lk.trousers, self.light), self.index * 16 + PART["torso"], outline=r)
             return
         if name == "torso":
@@ -205,7 +210,7 @@ class PersonView:
             quad = uv[ids]
             r = 0.05 * h * g * self.scale(X["pelvis"])
             col = _shade(lk.shirt, self.light)
-            hull = cv2.convexHull(quad.astype(np.float32)).reshape(-1, 2)
+            hull = cv.cv2.convexHull(quad.astype(np.float32)).reshape(-1, 2)
             cv.poly(hull, col, label, outline=r)
             self._torso_details(cv, quad, r)
             return

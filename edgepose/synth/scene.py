@@ -8,9 +8,9 @@ back from the part-label image.
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-import cv2
 import numpy as np
 
+from .. import deps
 from ..topology import KEYPOINTS, NUM_KEYPOINTS
 from . import poses as posing
 from .camera import Camera
@@ -497,6 +497,7 @@ def render_world(world, actors, with_labels=False):
 
 
 def _ground_truth(views, actors, labels, H, W):
+    cv2 = deps.load("cv2", "synthetic rendering")
     person_map = labels >> 4
     kps_out, boxes_out, kinds, areas, kept = [], [], [], [], []
     for v, a in zip(views, actors):
@@ -529,6 +530,7 @@ def _ground_truth(views, actors, labels, H, W):
 
 
 def _effects(image, fx):
+    cv2 = deps.load("cv2", "synthetic rendering")
     H, W = image.shape[:2]
     # lighting: global level times a smooth gradient across the frame
     g = (1.0 + (np.asarray(fx["grad"]) - 1.0) * fx["gradient"] * 2) * fx["light"] * 128.0

@@ -10,40 +10,14 @@ import numpy as np
 import pytest
 
 from edgepose.errors import ConfigError
-from edgepose.service.http_api import (HttpApi, LiveState, Metric, authorized, check_bind, is_loopback,
-                               render_prometheus, resolve_token)
+from edgepose.service.auth import authorized, check_bind, is_loopback, resolve_token
+from edgepose.service.http_api import HttpApi
+from edgepose.service.live import LiveState
+from edgepose.service.metrics import Metric, render_prometheus
+import helpers
+from helpers import parse_prometheus
 
 cv2 = pytest.importorskip("cv2")
-
-
-def parse_prometheus(text):
-    """Minimal Prometheus text parser: {(name, frozenset(labels)): value}; checks HELP/TYPE order."""
-    samples, typed = {}, set()
-    for line in text.splitlines():
-        if not line:
-            continue
-        if line.startswith("# HELP "):
-            continue
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(" ")
-            assert kind in ("gauge", "counter", "histogram", "summary", "untyped")
-            typed.add(name)
-            continue
-        assert not line.startswith("#"), line
-        head, value = line.rsplit(" ", 1)
-        labels = {}
-        if "{" in head:
-            name, rest = head.split("{", 1)
-            assert rest.endswith("}")
-            for part in rest[:-1].split(","):
-                k, v = part.split("=", 1)
-                assert v.startswith('"') and v.endswith('"')
-                labels[k] = v[1:-1]
-        else:
-            name = head
-        assert name in typed, "sample before its TYPE line: %s" % line
-        samples[(name, frozenset(labels.items()))] = float(value)
-    return samples
 
 
 def get(url, token=None, headers=None):
@@ -140,13 +114,13 @@ def test_mjpeg_stream(served):
 
 def test_events_since(served):
     state, base = served
-    state.add_events([{"type": "new", "before": None, "after": {"id": "a", "label": "fall", "score": float("nan")}}])
+    state.add_events([helpers.change("new", id="a", label="fall", score=float("nan"))])
     code, _, body = get(base + "/events")
     data = json.loads(body)
     assert code == 200 and len(data["events"]) == 1
     assert data["events"][0]["change"]["after"]["score"] is None  # strict JSON
     now = data["now"]
-    state.add_events([{"type": "end", "before": None, "after": {"id": "a"}}])
+    state.add_events([helpers.change("end", id="a")])
     data = json.loads(get(base + "/events?since=%r" % now)[2])
     assert [e["change"]["type"] for e in data["events"]] == ["end"]
     assert get(base + "/events?since=yesterday")[0] == 400

@@ -96,7 +96,7 @@ def test_entropy_ranges_are_not_minmax(setup):
 
 
 def test_bundled_demo_model_quantizes(tmp_path):
-    from edgepose.commands._common import bundled_model
+    from edgepose.models import bundled_model
 
     path, profile = bundled_model()
     if not path:

@@ -1,8 +1,8 @@
 """Read an ONNX model's I/O and say which built-in profile matches it, or why none does."""
 import os
 
-from .errors import ModelError
-from .profiles import builtin_profiles, load_profile
+from ..errors import ModelError
+from . import builtin_profiles, load_profile
 
 
 def read_io(path):
@@ -57,3 +57,13 @@ def guess_profiles(path):
     """``(inputs, outputs, {profile name: [reasons it does not fit]})`` for every built-in profile."""
     ins, outs = read_io(path)
     return ins, outs, {name: match_profile(ins, outs, load_profile(name)) for name in builtin_profiles()}
+
+
+def size_fits(inputs, profile):
+    """True when the model's input (from ``read_io``) has ``profile``'s H and W, or dynamic ones."""
+    shapes = {n: s for n, s in inputs}
+    s = shapes.get(profile.input.name)
+    if not s or len(s) != 4:
+        return False
+    hw = s[1:3] if profile.input.layout == "NHWC" else s[2:4]
+    return all(not isinstance(d, int) or d == want for d, want in zip(hw, profile.input.size))

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import helpers
 from mosquitto import Mosquitto, broker  # noqa: F401  (fixture)
 
 mqtt = pytest.importorskip("paho.mqtt.client")
@@ -18,10 +19,9 @@ from edgepose.sinks.mqtt import MqttSink  # noqa: E402
 
 
 def change(i, kind="new", source="cam1", label="fall"):
-    after = {"id": "ev%04d" % i, "label": label, "source": source, "track_id": 1, "start_time": float(i),
-             "detected_time": i + 0.5, "end_time": None if kind != "end" else i + 1.0, "score": 0.9,
-             "severity": "high", "box": [1, 2, 3, 4], "has_snapshot": False, "snapshot": None}
-    return {"type": kind, "before": None if kind == "new" else dict(after), "after": after}
+    return helpers.change(kind, id="ev%04d" % i, label=label, source=source, track_id=1, start_time=float(i),
+                          detected_time=i + 0.5, score=0.9, box=[1, 2, 3, 4],
+                          end_time=None if kind != "end" else i + 1.0)
 
 
 class Subscriber(object):

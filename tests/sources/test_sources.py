@@ -15,7 +15,7 @@ from edgepose.sources import gst  # noqa: E402
 from fakes.fake_camera import CameraFactory, FakeCamera, frame_number  # noqa: E402
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT  # noqa: E402
 
 
 from conftest import shared_path  # noqa: E402

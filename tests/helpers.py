@@ -1,17 +1,71 @@
-"""Fall detection on small kinematic sequences (3D stick figure, pinhole camera, real timestamps).
+"""Factories shared by the tests (the one place for them: test modules never import each other).
 
-``make_scene(name, seed, fps)`` is a self-contained generator used by the analytics tests; the
-scenario suite over ``edgepose.synth`` sequences lives in test_falls_synth.py.
+- ``event`` / ``change``: typed alert events for sink and daemon tests
+- ``make_scene``: small kinematic sequences of a 3D stick figure seen by a pinhole camera, with real
+  (jittered) timestamps, keypoint noise and dropout: the analytics tests' input
+- ``parse_prometheus``: a strict reader of the /metrics text
 """
 import math
 
 import numpy as np
-import pytest
 
-from edgepose.analytics import Analyzer, AnalyticsConfig
-from edgepose.topology import KP
+from edgepose.analytics.events import Event, EventChange
 from edgepose.types import Person
 
+
+def event(id="e1", label="fall", source="cam", track_id=3, start_time=1.0, detected_time=2.0, score=0.8,
+          severity="high", box=(100.0, 100.0, 200.0, 300.0), **fields):
+    """An ``Event`` with plausible values; any field can be given."""
+    return Event(id=id, label=label, source=source, track_id=track_id, start_time=start_time,
+                 detected_time=detected_time, score=score, severity=severity,
+                 box=None if box is None else list(box), **fields)
+
+
+def change(kind="new", keypoints=None, **fields):
+    """An ``EventChange`` of ``kind`` for ``event(**fields)``; ``before`` is a copy of it unless new.
+
+    keypoints: (18, 3) for the snapshot overlay, or True for a standing figure with one keypoint missing.
+    """
+    after = event(**fields)
+    if kind == "end" and after.end_time is None:
+        after.end_time = after.detected_time + 1.0
+    if keypoints is True:
+        keypoints = np.array([[150.0, 120.0 + 10 * k, 0.9] for k in range(18)])
+        keypoints[5] = (np.nan, np.nan, 0.0)
+    return EventChange(kind, None if kind == "new" else after.copy(end_time=None), after, keypoints)
+
+
+def parse_prometheus(text):
+    """Minimal Prometheus text parser: {(name, frozenset(labels)): value}; checks HELP/TYPE order."""
+    samples, typed = {}, set()
+    for line in text.splitlines():
+        if not line:
+            continue
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert kind in ("gauge", "counter", "histogram", "summary", "untyped")
+            typed.add(name)
+            continue
+        assert not line.startswith("#"), line
+        head, value = line.rsplit(" ", 1)
+        labels = {}
+        if "{" in head:
+            name, rest = head.split("{", 1)
+            assert rest.endswith("}")
+            for part in rest[:-1].split(","):
+                k, v = part.split("=", 1)
+                assert v.startswith('"') and v.endswith('"')
+                labels[k] = v[1:-1]
+        else:
+            name = head
+        assert name in typed, "sample before its TYPE line: %s" % line
+        samples[(name, frozenset(labels.items()))] = float(value)
+    return samples
+
+
+# -- stick-figure scenes for the analytics tests ----------------------------------------------------
 H = 1.7
 L_TORSO, L_THIGH, L_SHIN = 0.30 * H, 0.245 * H, 0.245 * H
 D = math.pi / 180.0
@@ -184,12 +238,6 @@ def _scenario(name):
     raise KeyError(name)
 
 
-NEGATIVES = ("standing", "walking", "crossing", "sit_chair", "sit_fast", "bend_pick", "crouch",
-             "lie_floor_slow", "lie_bed")
-POSITIVES = ("fall_forward", "fall_backward", "fall_sideways", "fall_toward_camera", "fall_from_sitting",
-             "fall_recover")
-
-
 def make_scene(name, seed=0, fps=15.0, jitter=0.008, dropout=0.05, frame_drop=0.05, fps_jitter=0.2):
     """frames: list of (t, [Person]); truth: list of (start_t, impact_t); zones: config dicts."""
     rng = np.random.default_rng(seed)
@@ -218,119 +266,3 @@ def make_scene(name, seed=0, fps=15.0, jitter=0.008, dropout=0.05, frame_drop=0.
             x1, y1 = uv.max(0) + 40
             z["polygon"] = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
     return frames, truth, zones
-
-
-def run_scene(frames, zones=(), config=None, source="cam"):
-    cfg = config or AnalyticsConfig()
-    if zones:
-        cfg = cfg.model_copy(update={"zones": AnalyticsConfig(zones=list(zones)).zones})
-    an = Analyzer(cfg, source)
-    changes = []
-    for t, ps in frames:
-        changes.extend(an.update(t, ps, frame_size=SIZE))
-    return an, changes
-
-
-def fall_news(changes):
-    return [c["after"] for c in changes if c["type"] == "new" and c["after"]["label"] == "fall"]
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("name", POSITIVES)
-def test_every_fall_is_detected_within_2s(name, seed):
-    frames, truth, zones = make_scene(name, seed)
-    _, changes = run_scene(frames, zones)
-    falls = fall_news(changes)
-    assert len(falls) == 1, [c["after"]["label"] for c in changes]
-    start, impact = truth[0]
-    ev = falls[0]
-    assert ev["detected_time"] - impact <= 2.0
-    assert ev["detected_time"] >= impact - 0.3
-    assert abs(ev["start_time"] - start) < 0.8, (ev["start_time"], start)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("name", NEGATIVES)
-def test_no_fall_on_negatives(name, seed):
-    frames, truth, zones = make_scene(name, seed)
-    _, changes = run_scene(frames, zones)
-    assert fall_news(changes) == []
-
-
-@pytest.mark.parametrize("fps", [5.0, 30.0])
-def test_frame_rate_does_not_matter(fps):
-    frames, truth, zones = make_scene("fall_sideways", 3, fps=fps)
-    assert len(fall_news(run_scene(frames, zones)[1])) == 1
-    frames, truth, zones = make_scene("sit_fast", 3, fps=fps)
-    assert fall_news(run_scene(frames, zones)[1]) == []
-
-
-def test_recovery_ends_the_fall():
-    frames, truth, zones = make_scene("fall_recover", 0)
-    _, changes = run_scene(frames, zones)
-    ends = [c["after"] for c in changes if c["type"] == "end" and c["after"]["label"] == "fall"]
-    assert len(ends) == 1
-    assert ends[0]["end_reason"] == "recovered"
-    assert 9.0 <= ends[0]["end_time"] <= 13.0
-
-
-def test_lying_in_bed_outside_the_zone_is_a_fall_candidate_only_when_fast():
-    # the same bed scene without its exclude zone: lying down onto a bed is slow enough or high
-    # enough not to count; with the zone it is excluded regardless
-    frames, truth, zones = make_scene("lie_bed", 0)
-    _, changes = run_scene(frames, zones)
-    assert fall_news(changes) == []
-
-
-def test_long_lie_raises_a_second_alert():
-    frames, truth, zones = make_scene("fall_forward", 0)
-    last_t, last_people = frames[-1]
-    frames = frames + [(last_t + 0.1 * i, last_people) for i in range(1, 80)]
-    cfg = AnalyticsConfig(fall={"long_lie_s": 5.0})
-    _, changes = run_scene(frames, zones, cfg)
-    labels = [(c["type"], c["after"]["label"]) for c in changes]
-    assert ("new", "fall") in labels and ("new", "long_lie") in labels
-    ll = [c["after"] for c in changes if c["type"] == "new" and c["after"]["label"] == "long_lie"][0]
-    fall = fall_news(changes)[0]
-    assert ll["severity"] == "critical"
-    assert ll["detected_time"] - fall["attributes"]["impact_time"] >= 5.0
-    assert any(c["type"] == "update" and c["after"]["severity"] == "critical" for c in changes)
-
-
-def test_fall_inside_an_only_zone_elsewhere_is_ignored():
-    frames, truth, zones = make_scene("fall_sideways", 0)
-    only = [{"name": "corner", "role": "only", "polygon": [[0, 0], [50, 0], [50, 50], [0, 50]]}]
-    assert fall_news(run_scene(frames, only)[1]) == []
-    whole = [{"name": "room", "role": "only", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}]  # fractions
-    assert len(fall_news(run_scene(frames, whole)[1])) == 1
-
-
-def test_cooldown_merges_a_second_track_of_the_same_fall():
-    frames, truth, zones = make_scene("fall_forward", 0)
-    an = Analyzer(AnalyticsConfig(), "cam")
-    out = []
-    for i, (t, ps) in enumerate(frames):
-        if i == len(frames) // 2 + 5:  # the tracker loses the person for 2 s, a new track appears
-            an.tracker.tracks = []
-        out.extend(an.update(t, ps, frame_size=SIZE))
-    assert len(fall_news(out)) == 1
-
-
-def test_event_object_has_the_contract_keys():
-    frames, truth, zones = make_scene("fall_backward", 1)
-    _, changes = run_scene(frames, zones)
-    new = [c for c in changes if c["type"] == "new"][0]
-    assert new["before"] is None
-    keys = {"id", "label", "source", "track_id", "start_time", "detected_time", "end_time", "score",
-            "severity", "box", "has_snapshot", "snapshot"}
-    assert keys <= set(new["after"])
-    assert new["after"]["end_time"] is None and new["after"]["has_snapshot"] is False
-    assert new["after"]["source"] == "cam" and len(new["after"]["box"]) == 4
-    assert new["after"]["start_time"] < new["after"]["detected_time"]
-    # deterministic ids: the same input gives the same feed
-    _, again = run_scene(frames, zones)
-    assert [c["after"]["id"] for c in again] == [c["after"]["id"] for c in changes]
-
-
-def test_head_keypoint_index_is_used():
-    assert KP["nose"] == 0

@@ -7,7 +7,7 @@ from edgepose.analytics.posture import PostureEstimator, body_features, inclinat
 from edgepose.analytics.tracker import Tracker
 from edgepose.topology import KP
 from edgepose.types import Person
-from test_falls import SIZE, make_scene
+from helpers import SIZE, make_scene
 
 
 def postures(name, seed=0):
@@ -94,13 +94,13 @@ def test_bad_posture_sustained_then_corrected():
         while t < end:
             changes += an.update(t, [seated_side(neck, torso)], frame_size=(480, 640))
             t += 0.1
-    kinds = [(c["type"], c["after"]["label"]) for c in changes]
+    kinds = [(c.type, c.after.label) for c in changes]
     assert kinds == [("new", "bad_posture"), ("end", "bad_posture")]
-    new, end = changes[0]["after"], changes[1]["after"]
-    assert abs(new["start_time"] - 3.0) < 0.3            # the brief correction did not reset the clock
-    assert abs(new["detected_time"] - 8.0) < 0.3
-    assert new["severity"] == "low" and new["attributes"]["neck_deg"] >= 45
-    assert end["end_reason"] == "corrected" and abs(end["end_time"] - 11.5) < 0.5
+    new, end = changes[0].after, changes[1].after
+    assert abs(new.start_time - 3.0) < 0.3            # the brief correction did not reset the clock
+    assert abs(new.detected_time - 8.0) < 0.3
+    assert new.severity == "low" and new.attributes["neck_deg"] >= 45
+    assert end.end_reason == "corrected" and abs(end.end_time - 11.5) < 0.5
 
 
 def test_good_posture_never_alerts():

@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, SHARED
-from test_http_api import parse_prometheus
+import helpers
+from helpers import parse_prometheus
 
 cv2 = pytest.importorskip("cv2")
 
@@ -388,7 +389,7 @@ class RecordingSink:
         self.closed_with = None
 
     def handle(self, change, frame=None):
-        if change["type"] == "new":  # the frame comes with changes raised by a frame
+        if change.type == "new":  # the frame comes with changes raised by a frame
             assert frame is not None and frame.ndim == 3
         self.changes.append(change)
 
@@ -409,13 +410,13 @@ class FakeAnalyzer:
     def update(self, t, people, frame_size=None):
         if not self.open:
             self.open = True
-            return [{"type": "new", "before": None, "after": {"id": "e1", "label": "fall", "source": self.source}}]
+            return [helpers.change("new", id="e1", label="fall", source=self.source)]
         return []
 
     def finish(self, t=None, reason="stopped"):
         if self.open:
             self.open = False
-            return [{"type": "end", "before": None, "after": {"id": "e1", "label": "fall", "end_reason": reason}}]
+            return [helpers.change("end", id="e1", label="fall", source=self.source, end_reason=reason)]
         return []
 
 
@@ -423,12 +424,13 @@ def test_events_reach_sinks_and_stop_flushes(monkeypatch, media):
     import logging
 
     import edgepose.analytics
-    import edgepose.service.parts
+    import edgepose.service.metrics
+    import edgepose.sinks.sinkset
     from edgepose.service import Service
 
     model, profile = pick_model()
     sink = RecordingSink()
-    monkeypatch.setattr(edgepose.service.parts, "build_sinks_from", lambda cfg: [sink])
+    monkeypatch.setattr(edgepose.sinks.sinkset, "build_sinks", lambda cfg: [sink])
     monkeypatch.setattr(edgepose.analytics, "Analyzer", FakeAnalyzer)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -446,16 +448,16 @@ def test_events_reach_sinks_and_stop_flushes(monkeypatch, media):
         while not (svc.ready and all(r.frames > 1 for r in svc.runners.values())) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert svc.ready and ["READY=1"] in notifier.sent
-        assert sorted(c["after"]["source"] for c in sink.changes) == ["a", "b"]
-        text = "\n".join("%s %s" % (m.name, m.samples) for m in edgepose.service.parts.build_metrics(svc))
+        assert sorted(c.after.source for c in sink.changes) == ["a", "b"]
+        text = "\n".join("%s %s" % (m.name, m.samples) for m in edgepose.service.metrics.build_metrics(svc))
         assert "edgepose_sink_queue_depth [({'sink': 'rec'}, 3)]" in text
         assert "'label': 'fall', 'type': 'new'" in text
         assert svc.backend.calls > 0  # both sources went through the one shared backend
         svc.request_stop()
         th.join(15)
         assert not th.is_alive() and result["rc"] == 0
-        ends = [c for c in sink.changes if c["type"] == "end"]
-        assert len(ends) == 2 and ends[0]["after"]["end_reason"] == "stopped"
+        ends = [c for c in sink.changes if c.type == "end"]
+        assert len(ends) == 2 and ends[0].after.end_reason == "stopped"
         assert sink.closed_with is not None and sink.closed_with > 0
         assert ["STOPPING=1"] in notifier.sent
     finally:
@@ -502,7 +504,7 @@ class SlowBatchBackend:
 
 @pytest.mark.parametrize("batch_dim, batch_range, most", [("N", None, 4), (1, None, 1), (None, (1, 2), 2)])
 def test_shared_backend_batches_sources(batch_dim, batch_range, most):
-    from edgepose.service.parts import SharedBackend
+    from edgepose.service.backend import SharedBackend
 
     inner = SlowBatchBackend(batch_dim, batch_range)
     shared = SharedBackend(inner, "x", max_batch=4).activate()
@@ -555,7 +557,8 @@ def test_reload_applies_each_section_in_process(monkeypatch, media, tmp_path):
     import logging
 
     import edgepose.analytics
-    import edgepose.service.parts
+    import edgepose.service.metrics
+    import edgepose.sinks.sinkset
     from edgepose.service import Service
 
     model, profile = pick_model()
@@ -565,7 +568,7 @@ def test_reload_applies_each_section_in_process(monkeypatch, media, tmp_path):
         built.append(RecordingSink())
         return [built[-1]]
 
-    monkeypatch.setattr(edgepose.service.parts, "build_sinks_from", build)
+    monkeypatch.setattr(edgepose.sinks.sinkset, "build_sinks", build)
     monkeypatch.setattr(edgepose.analytics, "Analyzer", FakeAnalyzer)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -603,7 +606,7 @@ def test_reload_applies_each_section_in_process(monkeypatch, media, tmp_path):
         assert svc.backend is backend and svc.runners["a"] is runner_a
         assert sorted(svc.runners) == ["a", "b"]
         assert len(built) == 2  # new sinks built; the 'end' of a's open fall went out before the swap
-        assert any(c["type"] == "end" and c["after"]["end_reason"] == "reconfigured" for c in built[0].changes)
+        assert any(c.type == "end" and c.after.end_reason == "reconfigured" for c in built[0].changes)
         wait(lambda: svc.runners["b"].frames > 0)
         # invalid: refused, nothing changes
         path.write_text("sources: []\n")

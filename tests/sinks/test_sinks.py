@@ -2,24 +2,21 @@
 import json
 import logging
 import os
+import time
 
 import numpy as np
 import pytest
 
 from edgepose.errors import ConfigError
-from edgepose.sinks import build_sinks, close_sinks, dispatch
-from edgepose.sinks.config import SinksConfig, read_secret
+from edgepose.sinks import SinkSet, build_sinks
+from edgepose.sinks.config import SinksConfig
 from edgepose.sinks.diskqueue import DiskQueue
-from edgepose.validation import validate
+from edgepose.validation import read_secret, validate
+import helpers
 
 
 def change(i, kind="new", label="fall"):
-    after = {"id": "e%d" % i, "label": label, "source": "cam 1", "track_id": 3, "start_time": 1.0,
-             "detected_time": 2.0, "end_time": None, "score": 0.8, "severity": "high",
-             "box": [100, 100, 200, 300], "has_snapshot": False, "snapshot": None}
-    kps = [[150.0, 120.0 + 10 * k, 0.9] for k in range(18)]
-    kps[5] = [None, None, 0]
-    return {"type": kind, "before": None if kind == "new" else dict(after), "after": after, "keypoints": kps}
+    return helpers.change(kind, keypoints=True, id="e%d" % i, label=label, source="cam 1")
 
 
 # -- disk queue -------------------------------------------------------------------------------------
@@ -49,11 +46,11 @@ def test_disk_queue_is_bounded_dropping_the_oldest(tmp_path):
 # -- jsonl / log --------------------------------------------------------------------------------------
 def test_jsonl_sink_writes_the_public_feed(tmp_path):
     path = tmp_path / "events.jsonl"
-    sinks = build_sinks(SinksConfig(log={"enabled": False}, jsonl={"enabled": True, "path": str(path)}))
-    dispatch(sinks, [change(1), change(1, "end")])
-    close_sinks(sinks, 2)
+    sinks = SinkSet.from_config(SinksConfig(log={"enabled": False}, jsonl={"enabled": True, "path": str(path)}))
+    sinks.send([change(1), change(1, "end")])
+    sinks.close(2)
     lines = [json.loads(x) for x in path.read_text().splitlines()]
-    assert [(x["type"], x["after"]["id"]) for x in lines] == [("new", "e1"), ("end", "e1")]
+    assert [(x["type"], x["after"]["id"]) for x in lines] == [("new", "e1"), ("end", "e1")]  # the JSON feed
     assert set(lines[0]) == {"type", "before", "after"}
 
 
@@ -63,9 +60,9 @@ def test_jsonl_folder_must_exist(tmp_path):
 
 
 def test_log_sink_one_line(caplog):
-    sinks = build_sinks(SinksConfig())
+    sinks = SinkSet.from_config(SinksConfig())
     with caplog.at_level(logging.INFO, logger="edgepose.events"):
-        dispatch(sinks, [change(7)])
+        sinks.send([change(7)])
     rec = [r for r in caplog.records if r.name == "edgepose.events"]
     assert len(rec) == 1 and rec[0].levelno == logging.WARNING
     assert "fall new cam 1 track 3" in rec[0].getMessage() and "id e7" in rec[0].getMessage()
@@ -78,17 +75,18 @@ def test_snapshot_is_written_before_the_other_sinks_see_the_change(tmp_path):
 
     class Spy(object):
         def handle(self, ch, frame=None):
-            a = ch["after"]
-            seen.append((ch["type"], a["has_snapshot"], a["snapshot"],
-                         a["snapshot"] is not None and os.path.isfile(a["snapshot"])))
+            a = ch.after
+            seen.append((ch.type, a.has_snapshot, a.snapshot, a.snapshot is not None and os.path.isfile(a.snapshot)))
 
-    sinks = build_sinks(SinksConfig(log={"enabled": False}, snapshots={"enabled": True, "dir": str(tmp_path / "s")}))
-    sinks.append(Spy())
+    cfg = SinksConfig(log={"enabled": False}, snapshots={"enabled": True, "dir": str(tmp_path / "s")})
+    sinks = SinkSet(build_sinks(cfg) + [Spy()])
     frame = np.zeros((480, 640, 3), np.uint8)
-    dispatch(sinks, [change(1)], frame=frame)
-    dispatch(sinks, [change(1, "update")], frame=frame)
-    dispatch(sinks, [change(1, "end")])
-    dispatch(sinks, [change(2)])  # no frame: no snapshot, and the change says so
+    first = change(1)
+    sent = sinks.send([first], frame=frame)
+    assert sent[0].after.snapshot == seen[0][2] and first.after.snapshot is None  # returned, not written in
+    sinks.send([change(1, "update")], frame=frame)
+    sinks.send([change(1, "end")])
+    sinks.send([change(2)])  # no frame: no snapshot, and the change says so
     assert seen[0][1] and seen[0][3]
     assert seen[1][2] == seen[0][2] and seen[2][2] == seen[0][2]
     assert seen[3] == ("new", False, None, False)
@@ -100,10 +98,10 @@ def test_snapshot_is_written_before_the_other_sinks_see_the_change(tmp_path):
 
 def test_snapshot_keep_max(tmp_path):
     pytest.importorskip("cv2")
-    sinks = build_sinks(SinksConfig(log={"enabled": False},
-                                    snapshots={"enabled": True, "dir": str(tmp_path), "keep_max": 2}))
+    sinks = SinkSet.from_config(SinksConfig(log={"enabled": False},
+                                            snapshots={"enabled": True, "dir": str(tmp_path), "keep_max": 2}))
     for i in range(4):
-        dispatch(sinks, [change(i)], frame=np.zeros((60, 80, 3), np.uint8))
+        sinks.send([change(i)], frame=np.zeros((60, 80, 3), np.uint8))
     assert len(list(tmp_path.glob("*.jpg"))) == 2
 
 
@@ -136,10 +134,51 @@ def test_a_failing_sink_does_not_stop_the_others():
 
     class Good(object):
         def handle(self, ch, frame=None):
-            got.append(ch["after"]["id"])
+            got.append(ch.after.id)
 
-    assert dispatch([Bad(), Good()], [change(1), change(2)]) == 2
-    assert got == ["e1", "e2"]
+    sinks = SinkSet([Bad(), Good()])
+    sinks.send([change(1), change(2)], "cam")
+    assert got == ["e1", "e2"] and sinks.errors == 2
+
+
+def test_sink_set_replace_close_and_depths(tmp_path, monkeypatch):
+    import edgepose.sinks.sinkset as sinkset
+
+    closed = []
+
+    class Queued(object):
+        name = "q"
+
+        def __init__(self, depth):
+            self.depth = depth
+
+        def handle(self, ch, frame=None):
+            pass
+
+        def stats(self):
+            return {"queued": self.depth}
+
+        def close(self, timeout=None):
+            closed.append((self.depth, timeout))
+
+    sinks = SinkSet([Queued(3), object.__new__(Queued)])
+    sinks.sinks[1].depth = None  # a sink that does not queue is not listed
+    assert sinks.depths() == [("q", 3)]
+
+    def broken(cfg):
+        raise ValueError("cannot connect")
+
+    monkeypatch.setattr(sinkset, "build_sinks", broken)
+    assert sinks.replace(SinksConfig()) is False and sinks.depths() == [("q", 3)]  # the old sinks stay
+    monkeypatch.setattr(sinkset, "build_sinks", lambda cfg: [Queued(5)])
+    assert sinks.replace(SinksConfig()) is True and sinks.depths() == [("q", 5)]
+    assert sinks.share(2.0) == 2.0
+    sinks.close(2.0)
+    assert len(sinks) == 0 and (5, 2.0) in closed
+    deadline = time.monotonic() + 3
+    while len(closed) < 3 and time.monotonic() < deadline:  # the replaced ones close in the background
+        time.sleep(0.01)
+    assert {d for d, _ in closed} == {None, 3, 5}
 
 
 def test_disk_queue_folder_is_locked(tmp_path):

@@ -12,24 +12,24 @@ from edgepose.validation import validate
 def test_new_update_end_shapes():
     em = EventManager("cam", EventsConfig(update_interval_s=1.0, cooldown_s=10))
     new = em.new("fall", 10.0, 3, 9.2, 0.91234, (1, 2, 3, 4), ["hall"], {"impact_time": 9.6})
-    a = new["after"]
-    assert new["type"] == "new" and new["before"] is None
-    assert a["label"] == "fall" and a["source"] == "cam" and a["track_id"] == 3
-    assert a["start_time"] == 9.2 and a["detected_time"] == 10.0 and a["end_time"] is None
-    assert a["severity"] == "high" and a["score"] == 0.912 and a["box"] == [1.0, 2.0, 3.0, 4.0]
-    assert a["has_snapshot"] is False and a["snapshot"] is None and a["zones"] == ["hall"]
-    a["has_snapshot"] = True  # a sink writing into the change does not touch the manager's state
-    assert em.open_events[a["id"]]["has_snapshot"] is False
-    assert em.update(a["id"], 10.5, box=(2, 2, 3, 4)) is None       # paced: too soon
-    up = em.update(a["id"], 11.5, box=(2, 2, 3, 4))
-    assert up["type"] == "update" and up["before"]["box"] == [1.0, 2.0, 3.0, 4.0] and up["after"]["box"][0] == 2.0
-    assert em.update(a["id"], 13.0, box=(2, 2, 3, 4)) is None       # nothing changed
-    forced = em.update(a["id"], 13.1, force=True, severity="critical")
-    assert forced["after"]["severity"] == "critical"
-    end = em.end(a["id"], 20.0, "recovered")
-    assert end["type"] == "end" and end["after"]["end_time"] == 20.0 and end["before"]["end_time"] is None
-    assert end["after"]["end_reason"] == "recovered" and end["after"]["id"] == a["id"]
-    assert em.end(a["id"], 21.0, "again") is None
+    a = new.after
+    assert new.type == "new" and new.before is None
+    assert a.label == "fall" and a.source == "cam" and a.track_id == 3
+    assert a.start_time == 9.2 and a.detected_time == 10.0 and a.end_time is None
+    assert a.severity == "high" and a.score == 0.912 and a.box == [1.0, 2.0, 3.0, 4.0]
+    assert a.has_snapshot is False and a.snapshot is None and a.zones == ["hall"]
+    a.has_snapshot = True  # a sink writing into the change does not touch the manager's state
+    assert em.open_events[a.id].has_snapshot is False
+    assert em.update(a.id, 10.5, box=(2, 2, 3, 4)) is None       # paced: too soon
+    up = em.update(a.id, 11.5, box=(2, 2, 3, 4))
+    assert up.type == "update" and up.before.box == [1.0, 2.0, 3.0, 4.0] and up.after.box[0] == 2.0
+    assert em.update(a.id, 13.0, box=(2, 2, 3, 4)) is None       # nothing changed
+    forced = em.update(a.id, 13.1, force=True, severity="critical")
+    assert forced.after.severity == "critical"
+    end = em.end(a.id, 20.0, "recovered")
+    assert end.type == "end" and end.after.end_time == 20.0 and end.before.end_time is None
+    assert end.after.end_reason == "recovered" and end.after.id == a.id
+    assert em.end(a.id, 21.0, "again") is None
 
 
 def test_cooldown_per_label_and_source():
@@ -37,7 +37,7 @@ def test_cooldown_per_label_and_source():
     first = em.new("fall", 100.0, 1, 99.0, 0.9, None)
     assert em.new("fall", 101.0, 2, 100.5, 0.9, None) is None       # open: merged
     assert em.new("bad_posture", 101.0, 2, 50.0, 0.9, None) is not None  # other label: fine
-    em.end(first["after"]["id"], 105.0, "recovered")
+    em.end(first.after.id, 105.0, "recovered")
     assert em.new("fall", 120.0, 1, 119.0, 0.9, None) is None       # within cooldown of the last one
     assert em.new("fall", 131.0, 1, 130.0, 0.9, None) is not None
     other = EventManager("cam2", EventsConfig(cooldown_s=30))
@@ -45,9 +45,9 @@ def test_cooldown_per_label_and_source():
 
 
 def test_ids_are_stable_and_distinct():
-    a = EventManager("cam").new("fall", 5.0, 1, 4.0, 0.9, None)["after"]["id"]
-    b = EventManager("cam").new("fall", 5.0, 1, 4.0, 0.9, None)["after"]["id"]
-    c = EventManager("cam2").new("fall", 5.0, 1, 4.0, 0.9, None)["after"]["id"]
+    a = EventManager("cam").new("fall", 5.0, 1, 4.0, 0.9, None).after.id
+    b = EventManager("cam").new("fall", 5.0, 1, 4.0, 0.9, None).after.id
+    c = EventManager("cam2").new("fall", 5.0, 1, 4.0, 0.9, None).after.id
     assert a == b != c and a.startswith("5.000-")
 
 

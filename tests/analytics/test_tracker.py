@@ -6,7 +6,7 @@ from edgepose.analytics import tracker as trk
 from edgepose.analytics.config import TrackerConfig
 from edgepose.analytics.tracker import Tracker, greedy_assign, oks_matrix
 from edgepose.types import Person
-from test_falls import make_scene
+from helpers import make_scene
 
 
 def person_at(x, y=100.0, h=200.0, rng=None, jitter=0.0):
@@ -102,7 +102,7 @@ def test_oks_matrix_and_assignment():
 
 
 def test_works_without_scipy(monkeypatch):
-    monkeypatch.setattr(trk, "_lsa", None)
+    monkeypatch.setattr(trk, "scipy_assignment", lambda: None)
     t = Tracker(TrackerConfig(assignment="hungarian"))
     assert t.method == "greedy"
     frames, _, _ = make_scene("crossing", 1)
@@ -110,7 +110,7 @@ def test_works_without_scipy(monkeypatch):
     assert set(i for f in seen for i in f) == {1, 2}
 
 
-@pytest.mark.skipif(trk._lsa is None, reason="scipy not installed")
+@pytest.mark.skipif(trk.scipy_assignment() is None, reason="scipy not installed")
 def test_auto_uses_hungarian_when_scipy_is_there():
     assert Tracker().method == "hungarian"
 

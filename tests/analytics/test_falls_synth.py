@@ -7,10 +7,9 @@ are skipped: no pose-based detector can see them. ``tools/fall_report.py`` print
 """
 import pytest
 
-sequences = pytest.importorskip("edgepose.synth.sequences", reason="edgepose.synth sequences not available")
-
-from edgepose.analytics import AnalyticsConfig  # noqa: E402
-from edgepose.analytics.scoring import perturb, run_frames, score, torso_visible_after  # noqa: E402
+from edgepose.analytics import AnalyticsConfig
+from edgepose.analytics.scoring import perturb, run_frames, score, torso_visible_after
+from edgepose.synth import sequences
 
 SEEDS = (0, 1, 2)
 # slow slide down a wall into a slumped sit: in the ground-truth poses the hips stay well above the
@@ -33,7 +32,7 @@ def test_scenario(name, seed):
         pytest.skip("the fall lands out of view (no torso in the ground truth after the impact)")
     changes = run_frames(perturb(seq.frames, 1000 + seed), AnalyticsConfig(), seq.zones, source="synth")
     r = score(changes, truth, max_delay_s=2.0)
-    assert r["false_alarms"] == 0, "false fall alert(s) at %s" % [a["detected_time"] for a in r["alerts"]]
+    assert r["false_alarms"] == 0, "false fall alert(s) at %s" % [a.detected_time for a in r["alerts"]]
     assert r["detected"] == r["falls"], "missed fall(s): truth %s, alerts %s" % (
-        truth, [(a["start_time"], a["detected_time"]) for a in r["alerts"]])
+        truth, [(a.start_time, a.detected_time) for a in r["alerts"]])
     assert all(d <= 2.0 for d in r["delays"])

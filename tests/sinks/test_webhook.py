@@ -8,6 +8,7 @@ import pytest
 
 from edgepose.sinks.config import WebhookSinkConfig
 from edgepose.sinks.webhook import WebhookSink
+import helpers
 
 
 class Server(object):
@@ -63,8 +64,7 @@ def server_factory():
 
 
 def change(i, label="fall"):
-    return {"type": "new", "before": None, "after": {"id": "e%d" % i, "label": label, "source": "cam"},
-            "keypoints": [[None, None, 0]] * 18}
+    return helpers.change("new", id="e%d" % i, label=label, source="cam")
 
 
 def wait(pred, timeout=10.0):

@@ -1,0 +1,51 @@
+"""Files that appear whole or not at all: written to a hidden temporary name beside the target, then
+renamed into place with ``os.replace`` (atomic on POSIX). A crash or an error leaves the old file (or
+none), never a half-written one; the temporary file is removed on error.
+
+Used for every artifact edgepose writes: engines and their sidecars, calibration caches, prepared
+models, snapshots, queue files, JSON results, synthetic data sets.
+"""
+import contextlib
+import json
+import os
+
+
+def _tmp_path(path):
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    return os.path.join(folder, ".%s.%d.tmp" % (name, os.getpid()))
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="w", fsync=False, makedirs=True):
+    """``with atomic_open(path, "wb") as f: ...``: ``f`` becomes ``path`` when the block ends without error.
+
+    mode: "w" (text, UTF-8) or "wb". fsync: flush to the disk before the rename (survives power loss).
+    makedirs: create the folder when it does not exist.
+    """
+    path = os.fspath(path)
+    if makedirs:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = _tmp_path(path)
+    try:
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def write_atomic(path, data, fsync=False, makedirs=True):
+    """Write ``data`` (bytes or str) to ``path`` atomically."""
+    with atomic_open(path, "wb" if isinstance(data, (bytes, bytearray, memoryview)) else "w", fsync=fsync,
+                     makedirs=makedirs) as f:
+        f.write(data)
+
+
+def write_json_atomic(path, data, indent=2, sort_keys=True):
+    """Write ``data`` as JSON (and a final newline) to ``path`` atomically."""
+    write_atomic(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
