@@ -211,6 +211,9 @@ class Stream:
     def handle(self):
         return int(self._s)
 
+    def __del__(self):          # pycuda destroys the stream when the object goes
+        drv.STATE.streams.discard(int(self._s))
+
     def synchronize(self):
         _need_context("Stream.synchronize")
         _check(drv.cuStreamSynchronize(self._s), "cuStreamSynchronize")
