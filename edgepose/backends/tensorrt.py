@@ -166,7 +166,6 @@ class TensorRTBackend(Backend):
             ctx.set_tensor_address(n, self._bufs[n].ptr)
         self._in_shapes = {n: max_shapes[n] for n in inputs}
         self._input_names, self._output_names = inputs, outputs
-        self._out_copies = {}
 
     @property
     def fixed_batch(self):

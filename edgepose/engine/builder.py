@@ -176,7 +176,6 @@ def build_engine(onnx_path, profile, options, trt=None, gpu=None):
         gpu = GpuDevice.get(load_cuda(), 0)
     dev = {"name": gpu.info.name, "compute_capability": gpu.info.compute_capability, "soc": jetson_model()}
     calibrator = None
-    timing_meta = timing_blob = None
     t0 = time.time()
     with gpu.current():
         serialized, inputs, outputs, calibrator, timing_blob, timing_meta, dla_layers = _build(

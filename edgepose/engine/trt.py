@@ -40,7 +40,7 @@ def import_pycuda():
     try:
         import pycuda.driver as cuda
     except Exception as e:
-        raise DependencyError("pycuda is not importable (%s): %s" % (_first_line(e), PYCUDA_HINT))
+        raise DependencyError("pycuda is not importable (%s): %s" % (first_line(e), PYCUDA_HINT))
     return cuda
 
 
@@ -55,7 +55,7 @@ def import_cuda_python():
             from cuda import cuda as driver
             import cuda as pkg
     except Exception as e:
-        raise DependencyError("cuda-python is not importable (%s): %s" % (_first_line(e), CUDA_PYTHON_HINT))
+        raise DependencyError("cuda-python is not importable (%s): %s" % (first_line(e), CUDA_PYTHON_HINT))
     return driver, str(getattr(pkg, "__version__", "?"))
 
 
@@ -65,11 +65,11 @@ def import_cuda():
     try:
         cuda.init()
     except Exception as e:
-        raise DependencyError("pycuda is not usable (%s): %s" % (_first_line(e), PYCUDA_HINT))
+        raise DependencyError("pycuda is not usable (%s): %s" % (first_line(e), PYCUDA_HINT))
     return cuda
 
 
-def _first_line(e):
+def first_line(e):
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
 
