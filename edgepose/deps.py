@@ -30,12 +30,12 @@ LIBRARIES = {
         "`pip install tensorrt` only works on x86 with a CUDA driver" % _JETPACK_VENV),
     "pycuda": Library(
         "pycuda.driver", "pycuda",
-        "`pip install pycuda` (it compiles against /usr/local/cuda) on a machine with an NVIDIA driver "
-        "(libcuda.so.1)"),
+        "`pip install pycuda` (extra `jetson`: it compiles against /usr/local/cuda, nvcc on PATH) on a machine "
+        "with an NVIDIA driver (libcuda.so.1), or use cuda-python instead (`pip install cuda-python`)"),
     "cuda": Library(
         "cuda.bindings.runtime", "cuda-python",
-        "`pip install cuda-python` with the major version of the device's CUDA (aarch64 wheels exist); "
-        "it needs an NVIDIA driver (libcuda.so.1)"),
+        "`pip install cuda-python` (extra `cuda-python`) with the major version of the device's CUDA (aarch64 "
+        "wheels exist); it needs an NVIDIA driver (libcuda.so.1)"),
     "cv2": Library(
         "cv2", "OpenCV (cv2)",
         "pip install opencv-python-headless, or on a Jetson JetPack's OpenCV (python3-opencv; %s)" % _JETPACK_VENV),

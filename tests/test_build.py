@@ -9,7 +9,7 @@ from edgepose.engine.sidecar import check_sidecar, read_sidecar
 from edgepose.engine.trt import Capabilities
 from edgepose.errors import EngineError, UsageError
 from edgepose.onnxprep import BatchRange, prepare
-from fakes import fake_pycuda, fake_tensorrt
+from fakes import fake_cuda_python, fake_pycuda, fake_tensorrt
 from tiny_bpnet import make_images, make_tiny_bpnet
 
 SIZE = (64, 96)
@@ -32,9 +32,13 @@ def models(tmp_path_factory):
 
 @pytest.fixture
 def fakes(monkeypatch):
+    from edgepose.backends import cudalib, gpubuffers
+
     def install(version="10.3.0", **kw):
         trt = fake_tensorrt.install(monkeypatch, version, **kw)
-        drv = fake_pycuda.install(monkeypatch)
+        drv = fake_pycuda.install(monkeypatch)          # pycuda first, as load_cuda() picks it
+        monkeypatch.setattr(cudalib, "_LOADED", {})
+        monkeypatch.setattr(gpubuffers.GpuDevice, "_devices", {})
         return trt, drv
 
     return install
@@ -56,7 +60,9 @@ def test_fp16_build_drives_api_in_order_and_writes_sidecar(fakes, models, tmp_pa
     assert ("set_memory_pool_limit", trt.MemoryPoolType.WORKSPACE, 256 << 20) in trt.calls
     assert ("set_flag", trt.BuilderFlag.FP16) in trt.calls
     assert "create_optimization_profile" not in names  # fixed batch
-    assert drv.log == ["init", "ctx.push", "ctx.pop"]
+    assert fake_cuda_python.STATE.stack() == [] and side["cuda_library"] == "pycuda"   # context popped again
+    built = [c for c in trt.calls if isinstance(c, tuple) and c[0] == "built"][0][1]
+    assert trt.BuilderFlag.TF32 in built["flags"]                                      # fp16: TF32 left alone
     assert os.path.basename(path) == "tiny.b1.fp16.b1.64x96.orin.trt10.3.0.engine"
     assert open(path, "rb").read().startswith(b"FAKE-ENGINE")
     on_disk = read_sidecar(path)
@@ -75,6 +81,9 @@ def test_explicit_batch_flag_on_8x(fakes, models, tmp_path):
     build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp32", out_dir=str(tmp_path)))
     assert ("create_network", 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)) in trt.calls
     assert "set_flag" not in _names(trt.calls)
+    built = [c for c in trt.calls if isinstance(c, tuple) and c[0] == "built"][0][1]
+    assert built["flags"] == []                      # fp32: TF32 cleared, nothing else set
+    assert built["tactic_sources"] == 0b11000        # 8.x: cuBLAS, cuBLASLt, cuDNN dropped
 
 
 def test_dynamic_batch_gets_optimization_profile(fakes, models, tmp_path):
@@ -93,14 +102,15 @@ def test_int8_calibrator_serves_each_batch_once_then_none_and_cache_is_reused(fa
     path, side = build_engine(models["fixed"], "tao-bpnet", opts)
     gets = [c for c in trt.calls if isinstance(c, tuple) and c[0] == "get_batch"]
     assert len(gets) == 7 + 1 and gets[-1] == ("get_batch", None)
-    buf = [a for a in drv.allocations if a.copies][0]
-    assert len(buf.copies) == 7 and buf.freed
-    assert buf.copies[0].shape == (1, 64, 96, 3)
-    assert buf.copies[0].min() >= -0.5 and buf.copies[0].max() < 0.5  # the profile's 1/256 - 0.5
-    assert not all((buf.copies[0] == c).all() for c in buf.copies[1:])
+    seen = [c[1] for c in trt.calls if isinstance(c, tuple) and c[0] == "batch data"]
+    assert len(seen) == 7 and seen[0].shape == (1, 64, 96, 3)
+    assert seen[0].min() >= -0.5 and seen[0].max() < 0.5  # the profile's 1/256 - 0.5, read from device memory
+    assert not all((seen[0] == c).all() for c in seen[1:])
+    assert not fake_cuda_python.STATE.device_mem and not fake_cuda_python.STATE.host_mem   # buffers freed
     assert open(cache, "rb").read().startswith(b"TRT-10-EntropyCalibration2")
+    assert side["calibration"]["batches_served"] == 7
     assert side["calibration"]["images"] == 7 and len(side["calibration"]["cache_sha256"]) == 64
-    assert ("set_flag", trt.BuilderFlag.INT8) in trt.calls
+    assert ("set_flag", trt.BuilderFlag.INT8) in trt.calls and ("set_flag", trt.BuilderFlag.FP16) in trt.calls
     # Second build: the cache is read, no image is served.
     trt2, _ = fakes("10.3.0")
     build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="int8", calib_cache=cache, out_dir=str(tmp_path)))
@@ -258,7 +268,7 @@ def test_build_modules_import_without_tensorrt_or_pycuda():
     assert r.returncode == 0, r.stderr[-1000:]
 
 
-@pytest.mark.parametrize("version,flags", [("11.4.0", []), ("10.3.0", ["INT8"])])
+@pytest.mark.parametrize("version,flags", [("11.4.0", []), ("10.3.0", ["INT8", "FP16"])])
 def test_qdq_model_builds_int8_without_calibrator(fakes, models, tmp_path, version, flags):
     from edgepose.engine.quantize import quantize
 
@@ -269,3 +279,81 @@ def test_qdq_model_builds_int8_without_calibrator(fakes, models, tmp_path, versi
     assert side["precision"] == "int8" and side["onnx_precision"] == "int8" and side["builder_flags"] == flags
     assert not [c for c in trt.calls if isinstance(c, tuple) and c[0] == "get_batch"]
     assert ".int8.b1.64x96.orin.trt%s.engine" % version in path
+
+
+def test_dla_needs_a_fixed_batch_and_reports_its_layers(fakes, models, tmp_path):
+    fakes("10.3.0")
+    with pytest.raises(EngineError, match="DLA needs a fixed batch"):
+        build_engine(models["dyn"], "tao-bpnet", BuildOptions(precision="fp16", batch=BatchRange(1, 2, 4), dla_core=0,
+                                                              gpu_fallback=True, out_dir=str(tmp_path)))
+    fakes("10.3.0", dla_layers=7)
+    with pytest.raises(EngineError, match="3 of 10 layers cannot run on the DLA.*--gpu-fallback"):
+        build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp16", dla_core=0, out_dir=str(tmp_path)))
+    _, side = build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp16", dla_core=0, gpu_fallback=True,
+                                                                      out_dir=str(tmp_path)))
+    assert side["dla_layers"] == {"dla": 7, "layers": 10}
+    fakes("10.3.0", dla_layers=0)
+    with pytest.raises(EngineError, match="no layer of this model can run on DLA"):
+        build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp16", dla_core=0, gpu_fallback=True,
+                                                                out_dir=str(tmp_path)))
+
+
+def test_unreadable_calibration_image_fails_the_build_and_writes_no_cache(fakes, models, tmp_path):
+    import shutil
+
+    images = tmp_path / "calib"
+    shutil.copytree(models["images"], images)
+    bad = sorted(os.listdir(images))[3]
+    (images / bad).write_bytes(b"not an image")
+    trt, _ = fakes("10.3.0")
+    cache = str(tmp_path / "calib.cache")
+    out = tmp_path / "out"
+    with pytest.raises(EngineError, match="calibration failed.*get_batch \\(batch 4\\).*unreadable"):
+        build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="int8", calib=str(images), calib_cache=cache,
+                                                                out_dir=str(out)))
+    assert not os.path.exists(cache) and not (out.exists() and os.listdir(out))
+    assert len([c for c in trt.calls if isinstance(c, tuple) and c[0] == "batch data"]) == 3
+
+
+def test_calibration_cache_is_keyed_on_model_and_tensorrt(fakes, models, tmp_path):
+    cache = str(tmp_path / "calib.cache")
+    fakes("10.3.0")
+    build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="int8", calib=models["images"], calib_cache=cache,
+                                                            out_dir=str(tmp_path)))
+    trt, _ = fakes("10.4.0")          # another TensorRT: the scales are not reused, calibration runs again
+    build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="int8", calib=models["images"], calib_cache=cache,
+                                                            out_dir=str(tmp_path)))
+    assert "calibration cache used" not in trt.calls
+    assert len([c for c in trt.calls if isinstance(c, tuple) and c[0] == "get_batch"]) == 7 + 1
+    fakes("10.4.0")                   # another model with only the cache: refused, nothing to calibrate from
+    with pytest.raises(EngineError, match="made for another model_sha256"):
+        build_engine(models["dyn"], "tao-bpnet", BuildOptions(precision="int8", batch=BatchRange(1, 1, 1),
+                                                              calib_cache=cache, out_dir=str(tmp_path)))
+
+
+def test_timing_cache_is_keyed_and_a_refused_one_is_replaced(fakes, models, tmp_path):
+    tc = str(tmp_path / "timing.cache")
+    fakes("10.3.0")
+    path, _ = build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp16", timing_cache=tc,
+                                                                      out_dir=str(tmp_path)))
+    assert os.path.getmtime(path) <= os.path.getmtime(tc)      # engine written first
+    trt, _ = fakes("10.4.0")
+    build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp16", timing_cache=tc, out_dir=str(tmp_path)))
+    assert ("create_timing_cache", b"") in trt.calls            # 10.3's cache not handed to 10.4
+    trt, _ = fakes("10.4.0", refuse_timing_cache=True)
+    build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp16", timing_cache=tc, out_dir=str(tmp_path)))
+    assert [c for c in trt.calls if isinstance(c, tuple) and c[0] == "create_timing_cache"][-1] == \
+        ("create_timing_cache", b"")
+
+
+def test_build_with_cuda_python_when_pycuda_is_missing(fakes, models, tmp_path, monkeypatch):
+    import sys
+
+    fakes("10.3.0")
+    fake_cuda_python.install(monkeypatch)
+    monkeypatch.setitem(sys.modules, "pycuda", None)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", None)
+    _, side = build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="int8", calib=models["images"],
+                                                                      out_dir=str(tmp_path)))
+    assert side["cuda_library"] == "cuda-python" and side["calibration"]["batches_served"] == 7
+    assert fake_cuda_python.STATE.stack() == [] and not fake_cuda_python.STATE.device_mem

@@ -86,8 +86,7 @@ def test_no_command_is_degraded_here():
 
 
 # Routed through edgepose.deps by the TensorRT rework (issue 12); until then their own seam.
-NOT_YET_ROUTED = {"engine/trt.py": ("tensorrt", "pycuda"), "backends/tensorrt.py": ("tensorrt", "pycuda"),
-                  "commands/doctor.py": ("tensorrt", "pycuda")}
+NOT_YET_ROUTED = {}
 
 
 def _import_lines(folder):

@@ -36,7 +36,7 @@ def test_all_cuda_items_pass_on_a_correct_driver(fresh):
     assert items == {"device": "PASS", "context.primary": "PASS", "buffers.roundtrip": "PASS",
                      "buffers.pinned": "PASS", "context.cross-thread": "PASS", "buffers.two-sets": "PASS",
                      "threads.concurrent": "PASS", "copy.p50": "PASS"}, text
-    assert "Fake Orin" in text and "p50" in text
+    assert "Orin (sm 8.7" in text and "p50" in text
     st = fake_cuda_python.STATE
     assert not st.device_mem and not st.host_mem and not st.streams      # everything given back
     assert st.retains == 1                                               # one primary context, retained once
@@ -87,3 +87,47 @@ def test_buffers_refuse_work_without_the_context(fresh):
     bufs.free()
     bufs.free()                                       # idempotent
     assert not fake_cuda_python.STATE.device_mem
+
+
+def test_pycuda_and_cuda_python_together(fresh, monkeypatch):
+    from fakes import fake_pycuda
+
+    fresh()
+    fake_pycuda.install(monkeypatch)
+    report, text = _run(("pycuda", "cuda-python"))
+    bad = [i for i in report.items if i[0] != "PASS"]
+    assert not bad, text
+    assert ("PASS", "both", "coexist") == report.items[-1][:3]
+    assert sum(1 for i in report.items if i[1] == "pycuda") == 8
+    assert fake_pycuda.leaked_contexts() == 0
+    assert not fake_cuda_python.STATE.device_mem and not fake_cuda_python.STATE.host_mem
+
+
+def test_fake_pycuda_refuses_what_pycuda_refuses(monkeypatch):
+    """The fake's rules, as the real pycuda: no allocation without a context, pop on an empty stack fails,
+    detach from a foreign thread silently leaks, freeing off-thread without the context fails."""
+    import threading
+
+    from fakes import fake_pycuda as cuda
+
+    cuda.install(monkeypatch)
+    with pytest.raises(cuda.LogicError):
+        cuda.Device(0)                       # before init()
+    cuda.init()
+    with pytest.raises(cuda.LogicError, match="no currently active context"):
+        cuda.pagelocked_empty(4, "float32")
+    with pytest.raises(cuda.LogicError):
+        cuda.Context.pop()
+    ctx = cuda.Device(0).retain_primary_context()
+    ctx.push()
+    mem = cuda.mem_alloc(64)
+    cuda.Context.pop()
+    errors = []
+    t = threading.Thread(target=lambda: errors.append(pytest.raises(cuda.LogicError, mem.free)))
+    t.start()
+    t.join()
+    assert errors and mem.ptr is not None    # not freed from the foreign thread
+    t = threading.Thread(target=ctx.detach)
+    t.start()
+    t.join()
+    assert cuda.leaked_contexts() == 1       # detach off-thread: nothing released

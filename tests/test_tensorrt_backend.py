@@ -8,7 +8,7 @@ import pytest
 
 from edgepose.errors import DependencyError, EngineError, InputError
 
-from fakes import fake_pycuda_runtime as fcuda
+from fakes import fake_cuda_python, fake_pycuda
 from fakes import fake_trt_runtime as ftrt
 
 
@@ -16,12 +16,11 @@ from fakes import fake_trt_runtime as ftrt
 def fakes(monkeypatch):
     import edgepose.backends.tensorrt as mod
 
-    fcuda.reset()
+    fake_pycuda.install(monkeypatch)                    # pycuda first (load_cuda's order), on a fresh fake GPU
+    fake_cuda_python.reset_caches(monkeypatch)
     del ftrt.CALLS[:]
-    pkg, driver = fcuda.as_package()
+    monkeypatch.setattr(ftrt, "__version__", "10.3.0")
     monkeypatch.setitem(sys.modules, "tensorrt", ftrt)
-    monkeypatch.setitem(sys.modules, "pycuda", pkg)
-    monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
     import edgepose.engine.trt as build_trt
 
     monkeypatch.setattr(build_trt, "_LOGGER", {})
@@ -44,6 +43,11 @@ def write_engine(tmp_path, inputs, outputs, name="m.engine"):
 DYN = {"image": {"shape": [-1, 8, 12, 3], "dtype": "float32",
                  "profile": [[1, 8, 12, 3], [2, 8, 12, 3], [4, 8, 12, 3]]}}
 OUTS = {"maps": {"shape": [-1, 1, 2, 5], "dtype": "float16"}, "paf": {"shape": [-1, 2, 3, 2], "dtype": "float32"}}
+GPU = fake_cuda_python
+
+
+def _device_sizes():
+    return sorted(len(b) for b in GPU.STATE.device_mem.values())
 
 
 def test_activate_checks_sidecar_then_allocates_for_max_batch(fakes, tmp_path):
@@ -52,51 +56,136 @@ def test_activate_checks_sidecar_then_allocates_for_max_batch(fakes, tmp_path):
     be = mod.TensorRTBackend(path)
     be.activate()
     try:
-        assert checks == [(path, "10.3.0", "Fake Orin", "8.7")]
-        assert be.batch_range == (1, 4)
+        assert checks == [(path, "10.3.0", "Orin", "8.7")]
+        assert be.batch_range == (1, 4) and be.fixed_batch is None
         assert [i.name for i in be.inputs] == ["image"] and be.inputs[0].shape == (None, 8, 12, 3)
         assert {o.name: o.dtype for o in be.outputs} == {"maps": np.float16, "paf": np.float32}
-        # pinned buffers sized for the largest batch
-        sizes = sorted(c[1][0] for c in fcuda.CALLS if c[0] == "pagelocked_empty")
-        assert sizes == sorted([4 * 8 * 12 * 3, 4 * 1 * 2 * 5, 4 * 2 * 3 * 2])
-        allocs = sorted(c[1] for c in fcuda.CALLS if c[0] == "mem_alloc")
-        assert allocs == sorted([4 * 8 * 12 * 3 * 4, 4 * 10 * 2, 4 * 12 * 4])
+        # device and pinned buffers sized for the largest batch
+        assert _device_sizes() == sorted([4 * 8 * 12 * 3 * 4, 4 * 10 * 2, 4 * 12 * 4])
+        assert len(GPU.STATE.host_mem) == 3
         assert sum(1 for c in ftrt.CALLS if c[0] == "set_tensor_address") == 3
-        assert fcuda.current_context() is None        # context popped after activate
+        assert GPU.STATE.stack() == []                   # context popped after activate
     finally:
         be.deactivate()
-    assert not fcuda.ALLOCATIONS                     # every device buffer freed
-    assert ("detach",) in fcuda.CALLS
+    assert not GPU.STATE.device_mem and not GPU.STATE.host_mem and not GPU.STATE.streams   # all freed
+    assert GPU.STATE.retains == 1                        # the primary context, retained once, no context made
 
 
-def test_infer_values_call_order_and_pinned_buffers(fakes, tmp_path):
+def test_infer_values_copies_and_pinned_buffers(fakes, tmp_path):
     mod, _ = fakes
     be = mod.TensorRTBackend(write_engine(tmp_path, DYN, OUTS))
     with be:
-        pinned_before = [id(b.host) for b in be._buffers.values()]
+        pinned_before = {n: b.host_flat.ctypes.data for n, b in be._bufs.buffers.items()}
         x = np.random.RandomState(0).rand(2, 8, 12, 3).astype(np.float32)
-        del fcuda.CALLS[:]
-        del ftrt.CALLS[:]
+        del GPU.STATE.calls[:]
         out = be.infer({"image": x})
         assert out["maps"].shape == (2, 1, 2, 5) and out["paf"].shape == (2, 2, 3, 2)
         assert out["maps"].dtype == np.float32          # half outputs come back as float32
         means = x.reshape(2, -1).mean(axis=1)
         np.testing.assert_allclose(out["maps"][:, 0, 0, :], means[:, None] * np.arange(1, 6), rtol=2e-3)
         np.testing.assert_allclose(out["paf"][1, 1, 2], means[1] * np.array([1, 2]), rtol=1e-6)
-        # order: push, H2D (from pinned memory), execute, D2H (into pinned memory), synchronize, pop
-        names = [c[0] for c in fcuda.CALLS]
-        assert names[0] == "push" and names[-1] == "pop"
-        h2d = [c for c in fcuda.CALLS if c[0] == "memcpy_htod_async"]
-        d2h = [c for c in fcuda.CALLS if c[0] == "memcpy_dtoh_async"]
-        assert h2d and all(c[3] for c in h2d) and all(c[3] for c in d2h)
-        assert h2d[0][2] == x.nbytes                   # only the batch actually given is copied
-        assert names.index("synchronize") > max(i for i, n in enumerate(names) if n == "memcpy_dtoh_async")
+        h2d = [c for c in GPU.STATE.calls if c[0] == "htod"]
+        d2h = [c for c in GPU.STATE.calls if c[0] == "dtoh"]
+        assert [c[2] for c in h2d] == [x.nbytes]          # only the batch actually given is copied
+        assert sorted(c[2] for c in d2h) == sorted([2 * 10 * 2, 2 * 12 * 4])
         assert ("set_input_shape", "image", (2, 8, 12, 3)) in ftrt.CALLS
-        # outputs are copies: the next call must not change them
         first = out["maps"].copy()
         be.infer({"image": np.zeros((1, 8, 12, 3), np.float32)})
-        np.testing.assert_array_equal(out["maps"], first)
-        assert [id(b.host) for b in be._buffers.values()] == pinned_before   # never rebound
+        np.testing.assert_array_equal(out["maps"], first)   # outputs of infer() are the caller's
+        assert {n: b.host_flat.ctypes.data for n, b in be._bufs.buffers.items()} == pinned_before   # never rebound
+        assert GPU.STATE.stack() == []
+
+
+def test_input_written_in_place_and_prepared_run(fakes, tmp_path):
+    mod, _ = fakes
+    with mod.TensorRTBackend(write_engine(tmp_path, DYN, OUTS)) as be:
+        with be.lock:
+            buf = be.input_buffer("image", 3)
+            assert buf.shape == (3, 8, 12, 3) and buf.base is not None     # a view of the pinned buffer
+            buf[...] = 2.0
+            views = be.infer_prepared(3)
+            np.testing.assert_allclose(views["paf"][2, 0, 0], [2.0, 4.0])
+        assert be.d2h_bytes(1) == 10 * 2 + 12 * 4
+
+
+def test_fixed_batch_engine_pads_fewer_frames(fakes, tmp_path):
+    mod, _ = fakes
+    fixed = {"image": {"shape": [4, 8, 12, 3], "dtype": "float32"}}
+    outs = {"y": {"shape": [4, 1, 1, 2], "dtype": "float32"}}
+    with mod.TensorRTBackend(write_engine(tmp_path, fixed, outs)) as be:
+        assert be.batch_range == (4, 4) and be.fixed_batch == 4
+        out = be.infer({"image": np.ones((1, 8, 12, 3), np.float32)})
+        assert out["y"].shape == (1, 1, 1, 2)
+        np.testing.assert_allclose(out["y"][0, 0, 0], [1.0, 2.0])
+        out = be.infer({"image": np.full((3, 8, 12, 3), 3.0, np.float32)})
+        assert out["y"].shape == (3, 1, 1, 2)
+        with pytest.raises(InputError, match="outside"):
+            be.infer({"image": np.ones((5, 8, 12, 3), np.float32)})
+
+
+def test_two_users_of_one_backend_do_not_race(fakes, tmp_path, monkeypatch):
+    """One execution context and one buffer set: the backend's lock serialises infer (the fake context raises
+    when entered twice at once, as the real one would mix the data)."""
+    mod, _ = fakes
+    monkeypatch.setattr(ftrt, "EXECUTE_SECONDS", [0.002])
+    errors, results = [], {}
+    with mod.TensorRTBackend(write_engine(tmp_path, DYN, OUTS)) as be:
+        def user(v):
+            try:
+                for _ in range(15):
+                    out = be.infer({"image": np.full((1, 8, 12, 3), v, np.float32)})
+                    results.setdefault(v, set()).add(float(out["paf"][0, 0, 0, 0]))
+            except Exception as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=user, args=(v,)) for v in (1.0, 5.0)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors and results == {1.0: {1.0}, 5.0: {5.0}}
+
+
+def test_activate_on_one_thread_deactivate_on_another_leaks_nothing(fakes, tmp_path):
+    mod, _ = fakes
+    path = write_engine(tmp_path, DYN, OUTS)
+    for _ in range(5):
+        be = mod.TensorRTBackend(path)
+        t = threading.Thread(target=be.activate)
+        t.start()
+        t.join()
+        assert be.active and GPU.STATE.device_mem
+        t = threading.Thread(target=be.deactivate)
+        t.start()
+        t.join()
+        assert not GPU.STATE.device_mem and not GPU.STATE.host_mem
+    assert fake_pycuda.leaked_contexts() == 0 and GPU.STATE.retains == 1
+
+
+def test_cuda_python_buffers_when_pycuda_is_missing(fakes, tmp_path, monkeypatch):
+    mod, _ = fakes
+    monkeypatch.setitem(sys.modules, "pycuda", None)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", None)
+    fake_cuda_python.install(monkeypatch)
+    with mod.TensorRTBackend(write_engine(tmp_path, DYN, OUTS)) as be:
+        assert be.gpu.lib.name == "cuda-python"
+        out = be.infer({"image": np.ones((2, 8, 12, 3), np.float32)})
+        np.testing.assert_allclose(out["paf"][1, 0, 0], [1.0, 2.0])
+    assert not GPU.STATE.device_mem
+
+
+def test_dtypes_are_mapped_without_trt_nptype(fakes, tmp_path, monkeypatch):
+    """TensorRT 8.5.2's nptype raises under numpy >= 1.24 (np.bool): the backend maps dtypes itself."""
+    mod, _ = fakes
+    monkeypatch.setattr(ftrt, "__version__", "8.5.2")
+    if tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24):
+        with pytest.raises(AttributeError, match="bool"):
+            ftrt.nptype(ftrt.DataType.FLOAT)
+    with mod.TensorRTBackend(write_engine(tmp_path, DYN, OUTS)) as be:
+        assert {o.name: o.dtype for o in be.outputs} == {"maps": np.float16, "paf": np.float32}
+    assert mod.numpy_dtype(ftrt.DataType.INT8) == np.int8
+    with pytest.raises(EngineError, match="BF16"):
+        mod.numpy_dtype(type("D", (), {"name": "BF16"})())
 
 
 def test_layout_conversion_and_dtype_from_engine(fakes, tmp_path):
@@ -108,7 +197,7 @@ def test_layout_conversion_and_dtype_from_engine(fakes, tmp_path):
         x = np.arange(4 * 6 * 3, dtype=np.float32).reshape(1, 4, 6, 3) / 100.0     # NHWC given
         out = be.infer({"input": x})
         np.testing.assert_allclose(out["y"][0, 0, 0], x.mean() * np.array([1, 2, 3]), rtol=2e-3)
-        host = be._buffers["input"].host
+        host = be._bufs["input"].host_flat
         assert host.dtype == np.float16
         np.testing.assert_allclose(host.reshape(1, 3, 4, 6), x.transpose(0, 3, 1, 2), rtol=1e-3)
 
@@ -135,7 +224,7 @@ def test_sidecar_mismatch_stops_before_deserializing(fakes, tmp_path, monkeypatc
     with pytest.raises(EngineError, match="rebuild"):
         be.activate()
     assert not any(c[0] == "deserialize_cuda_engine" for c in ftrt.CALLS)
-    assert fcuda.current_context() is None and ("detach",) in fcuda.CALLS
+    assert GPU.STATE.stack() == [] and not GPU.STATE.device_mem
     assert not be.active
 
 
@@ -145,17 +234,16 @@ def test_corrupt_engine_is_an_engine_error(fakes, tmp_path):
     p.write_bytes(b"\x00\x01not json")
     with pytest.raises(EngineError, match="could not deserialize"):
         mod.TensorRTBackend(str(p)).activate()
-    assert fcuda.current_context() is None
+    assert GPU.STATE.stack() == []
 
 
 def test_real_sidecar_check_is_used(fakes, tmp_path, monkeypatch):
     mod, _ = fakes
     monkeypatch.undo()   # drop all patches, then re-inject the fakes but keep the real check_sidecar
     monkeypatch.setitem(sys.modules, "tensorrt", ftrt)
-    pkg, driver = fcuda.as_package()
-    monkeypatch.setitem(sys.modules, "pycuda", pkg)
-    monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
-    pytest.importorskip("edgepose.engine.sidecar")
+    fake_pycuda.install(monkeypatch)
+    fake_cuda_python.reset_caches(monkeypatch)
+    import edgepose.engine.sidecar  # noqa: F401  (our own module: a broken import must fail)
     path = write_engine(tmp_path, DYN, OUTS)
     with pytest.raises(EngineError, match="sidecar"):
         mod.TensorRTBackend(path).activate()
@@ -197,8 +285,11 @@ def test_missing_libraries_give_dependency_errors(monkeypatch, tmp_path):
         mod.import_tensorrt()
     monkeypatch.setitem(sys.modules, "pycuda", None)
     monkeypatch.setitem(sys.modules, "pycuda.driver", None)
-    with pytest.raises(DependencyError, match="pycuda"):
-        mod.import_pycuda()
+    fake_cuda_python.block(monkeypatch)
+    from edgepose.backends.cudalib import load_cuda
+
+    with pytest.raises(DependencyError, match="pycuda.*cuda-python"):
+        load_cuda()
 
 
 def test_open_backend_picks_tensorrt_for_engines(fakes, tmp_path):

@@ -82,6 +82,11 @@ MANIFEST = {
     "IBuilderConfig.set_timing_cache": ALL, "IBuilderConfig.get_timing_cache": ALL,
     "ITimingCache.serialize": ALL,
     "IOptimizationProfile.set_shape": ALL,
+    # issue 12: TF32 off for fp32, 8.x tactic sources, DLA layer placement
+    "BuilderFlag.TF32": ALL, "IBuilderConfig.clear_flag": ALL,
+    "TacticSource.CUBLAS": (8,), "TacticSource.CUBLAS_LT": (8,), "TacticSource.CUDNN": (8,),
+    "IBuilderConfig.get_tactic_sources": ALL, "IBuilderConfig.set_tactic_sources": ALL,
+    "IBuilderConfig.can_run_on_DLA": ALL, "INetworkDefinition.num_layers": ALL, "INetworkDefinition.get_layer": ALL,
     # runtime (edgepose/backends/tensorrt.py)
     "Runtime.__init__": ALL, "Runtime.deserialize_cuda_engine": ALL,
     "ICudaEngine.create_execution_context": ALL, "ICudaEngine.num_io_tensors": ALL,

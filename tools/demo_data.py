@@ -74,8 +74,9 @@ def pack_frames(frames, size):
 def _jpeg(img, rng):
     """Half of the frames pass through a JPEG round trip (the clips are compressed video)."""
     if rng.random() < 0.5:
-        import cv2
+        from edgepose import deps
 
+        cv2 = deps.load("cv2", "tools/demo_data.py")
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))])
         if ok:
             return cv2.imdecode(buf, cv2.IMREAD_COLOR)

@@ -23,8 +23,17 @@ build_pycuda() {
   command -v nvcc >/dev/null || { echo "nvcc not on PATH: pycuda cannot be built"; return 3; }
   "$PY" -c 'import sysconfig, os, sys; h = os.path.join(sysconfig.get_paths()["include"], "Python.h"); print("Python.h:", h, os.path.exists(h)); sys.exit(0 if os.path.exists(h) else 1)' \
     || { echo "no Python headers (python3-dev): pycuda cannot be built"; return 3; }
+  local root
+  for root in "${CUDA_HOME:-}" "${CUDA_PATH:-}" /usr/local/cuda "$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")"; do
+    [ -n "$root" ] && [ -f "$root/include/cuda.h" ] && break
+  done
+  [ -f "$root/include/cuda.h" ] || { echo "cuda.h not found (set CUDA_HOME): pycuda cannot be built"; return 3; }
+  echo "CUDA root: $root"
   mkdir -p "$BUILD" && tar xzf "$sdist" -C "$BUILD" --strip-components=1 || return 3
-  cd "$BUILD" && time timeout "$BUILD_LIMIT" "$PY" setup.py build_ext -j "$(nproc)" --inplace
+  local extra=""
+  [ -f "$root/include/curand.h" ] || { extra="--no-cuda-enable-curand"; echo "no curand.h: building without CURAND"; }
+  cd "$BUILD" && "$PY" configure.py --cuda-root="$root" $extra > /dev/null || return 3
+  time timeout "$BUILD_LIMIT" "$PY" setup.py build_ext -j "$(nproc)" --inplace
 }
 
 {

@@ -87,12 +87,11 @@ class ChunkStream(IterableDataset):
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         torch.set_num_threads(1)
-        try:
-            import cv2
+        from edgepose import deps
 
+        cv2 = deps.optional("cv2")
+        if cv2 is not None:
             cv2.setNumThreads(1)  # one core per worker: the workers are the parallelism
-        except ImportError:
-            pass
         for c in chunk_ids(worker, workers, self.first, self.count):
             chunk = make_chunk(c, self.size, broad=self.broad, per_sequence=self.per_sequence)
             chunk["chunk"] = c

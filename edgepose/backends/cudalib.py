@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.trt import _first_line
+from ..engine.trt import first_line
 from ..errors import BackendError, DependencyError
 
 LIBRARIES = ("pycuda", "cuda-python")
@@ -57,7 +57,7 @@ class PycudaLib:
             self.drv.init()
         except Exception as e:
             raise DependencyError("pycuda: cuInit failed (%s): check the NVIDIA driver (nvidia-smi or tegrastats)"
-                                  % _first_line(e))
+                                  % first_line(e))
         pkg = sys.modules.get("pycuda")
         self.version = str(getattr(pkg, "VERSION_TEXT", None) or getattr(pkg, "__version__", "?"))
 
@@ -142,7 +142,7 @@ class CudaPythonLib:
             raise
         except Exception as e:      # no libcuda.so.1: cuda-python raises on the first call
             raise DependencyError("cuda-python: the CUDA driver library is not loadable (%s): check the NVIDIA "
-                                  "driver (nvidia-smi or tegrastats)" % _first_line(e))
+                                  "driver (nvidia-smi or tegrastats)" % first_line(e))
 
     def _call(self, fn, *args):
         res = getattr(self.cu, fn)(*args)

@@ -1,46 +1,51 @@
-"""TensorRT backend: a serialized engine run with pycuda buffers (the only runtime module that imports
-``tensorrt`` and ``pycuda``, both lazily inside functions, so ``import edgepose`` works anywhere).
+"""TensorRT backend: a serialized engine run with pinned host + device buffers through pycuda or
+cuda-python (``backends.cudalib``: pycuda first, ``$EDGEPOSE_CUDA`` to choose). The only runtime module
+that imports tensorrt, lazily inside functions, so ``import edgepose`` works anywhere.
 
 - The engine's sidecar (``<engine>.json``) is checked against the running TensorRT version and GPU
   before deserializing (``edgepose.engine.sidecar.check_sidecar``).
 - Name-based I/O (TensorRT 8.5+): ``num_io_tensors``, ``get_tensor_name/mode/shape/dtype``,
   ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``.
-- Buffers: pinned host memory (``pagelocked_empty``) and device memory (``mem_alloc``) sized for the
-  largest batch of the engine's optimization profile; inputs are copied *into* the pinned buffer
-  (never rebound), copies are asynchronous on one ``Stream``.
-- The CUDA context is created by ``activate()`` on the calling thread (the loop's inference thread)
-  and pushed/popped around each call; ``deactivate()`` frees everything. Nothing is freed in ``__del__``.
-- Layout and dtype come from the engine: an input given in the other layout (NHWC vs NCHW) is
-  transposed while copying, and values are cast to the engine's dtype (e.g. float16).
+- TensorRT data types map to numpy here (``DTYPES``), never through ``trt.nptype``: TensorRT 8.5.2's
+  uses ``np.bool``, gone since numpy 1.24 (what pip gives Python 3.8 on JetPack 5.1).
+- Buffers (``backends.gpubuffers.BufferSet``): sized once for the largest batch; inputs are copied
+  *into* the pinned buffer (never rebound), or written there directly by the caller through
+  ``input_buffer()``; copies are asynchronous on the set's stream.
+- The device's *primary* context is pushed/popped around every call, so ``activate``, ``infer`` and
+  ``deactivate`` may each run on any thread (no context is created, none leaks); one lock makes
+  ``infer`` safe for several users of one backend (one execution context, one buffer set).
+- An engine with a fixed batch N > 1 takes fewer frames: the batch is padded (zeros) and the outputs cut.
 """
 import logging
 import os
+import threading
 
 import numpy as np
 
-from ..errors import BackendError, DependencyError, EngineError, InputError, ModelError
+from ..errors import BackendError, EngineError, InputError, ModelError
 from .base import Backend, TensorInfo
 
 log = logging.getLogger(__name__)
 
+# TensorRT DataType member name -> numpy dtype (bool/uint8/int8/int32/int64/half/float; others unsupported here)
+DTYPES = {"FLOAT": np.float32, "HALF": np.float16, "BF16": None, "INT8": np.int8, "INT32": np.int32,
+          "INT64": np.int64, "BOOL": np.bool_, "UINT8": np.uint8, "FP8": None, "INT4": None}
 
 
 def import_tensorrt():
-    try:
-        import tensorrt as trt
-    except ImportError as e:
-        raise DependencyError("the tensorrt Python module is not available (%s): on a Jetson it comes with JetPack "
-                              "(python3-libnvinfer); make the venv with --system-site-packages" % e)
-    return trt
+    from ..engine.trt import import_trt
+
+    return import_trt()
 
 
-def import_pycuda():
-    try:
-        import pycuda.driver as cuda
-    except (ImportError, OSError) as e:
-        raise DependencyError("pycuda is not available (%s): on a Jetson `pip install pycuda` (it compiles against "
-                              "/usr/local/cuda); it needs an NVIDIA driver (libcuda.so.1)" % e)
-    return cuda
+def numpy_dtype(trt_dtype, where=""):
+    """numpy dtype of a ``trt.DataType`` (by member name), or EngineError."""
+    name = getattr(trt_dtype, "name", str(trt_dtype)).split(".")[-1].upper()
+    dt = DTYPES.get(name)
+    if dt is None:
+        raise EngineError("%s: TensorRT data type %s has no numpy buffer here (use float32/float16/int8 I/O)"
+                          % (where, name))
+    return np.dtype(dt)
 
 
 def trt_logger(trt):
@@ -57,31 +62,13 @@ def check_sidecar(engine_path, trt_version, device_name, compute_capability):
     return check(engine_path, trt_version, device_name, compute_capability)
 
 
-class _Buffer:
-    """Pinned host + device memory of one tensor, sized for its largest shape."""
-
-    __slots__ = ("name", "dtype", "max_shape", "host", "device", "shape")
-
-    def __init__(self, cuda, name, dtype, max_shape):
-        self.name, self.dtype, self.max_shape = name, np.dtype(dtype), tuple(int(d) for d in max_shape)
-        size = int(np.prod(self.max_shape)) if self.max_shape else 1
-        self.host = cuda.pagelocked_empty(size, self.dtype)       # flat pinned array, never rebound
-        self.device = cuda.mem_alloc(max(1, size * self.dtype.itemsize))
-        self.shape = self.max_shape
-
-    def view(self, shape):
-        """The first prod(shape) elements of the pinned buffer shaped as ``shape`` (a view, no copy)."""
-        n = int(np.prod(shape)) if shape else 1
-        return self.host[:n].reshape(shape)
-
-
 class TensorRTBackend(Backend):
     """Run a TensorRT engine. ``profile``: the model profile (for its input name/layout); ``device``:
     CUDA device index; ``check``: verify the sidecar before deserializing (default True)."""
 
     name = "tensorrt"
 
-    def __init__(self, engine_path, profile=None, device=0, check=True, threads=None):
+    def __init__(self, engine_path, profile=None, device=0, check=True, threads=None, cuda=None):
         super().__init__()
         self.engine_path = os.fspath(engine_path)
         if not os.path.isfile(self.engine_path):
@@ -89,47 +76,44 @@ class TensorRTBackend(Backend):
         self.profile = profile
         self.device_index = int(device)
         self.check = check
+        self.cuda_library = cuda          # None: load_cuda()'s choice
         self.sidecar = None
         self.inputs, self.outputs = [], []
         self.batch_range = (1, 1)
-        self._ctx = self._engine = self._context = self._runtime = self._stream = None
-        self._buffers = {}
+        self.gpu = self._engine = self._context = self._runtime = self._bufs = None
         self._in_shapes = {}
+        self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def _activate(self):
+        from .cudalib import load_cuda
+        from .gpubuffers import GpuDevice
+
         trt = import_tensorrt()
-        cuda = import_pycuda()
-        self._cuda = cuda
-        cuda.init()
-        dev = cuda.Device(self.device_index)
-        self._ctx = dev.make_context()   # current on this thread from here on
-        try:
-            major, minor = dev.compute_capability()
-            device_name = dev.name()
-            if self.check:
-                self.sidecar = check_sidecar(self.engine_path, trt.__version__, device_name, "%d.%d" % (major, minor))
-            with open(self.engine_path, "rb") as f:
-                blob = f.read()
-            self._runtime = trt.Runtime(trt_logger(trt))
-            self._engine = self._runtime.deserialize_cuda_engine(blob)
-            if self._engine is None:
-                raise EngineError("%s: TensorRT %s could not deserialize this engine (see the TensorRT log above); "
-                                  "rebuild it on this device with `edgepose build`" % (self.engine_path, trt.__version__))
-            self._context = self._engine.create_execution_context()
-            if self._context is None:
-                raise EngineError("%s: could not create an execution context (out of GPU memory?)" % self.engine_path)
-            self._setup_io(trt, cuda)
-            self._stream = cuda.Stream()
-            log.info("%s: TensorRT %s on %s (sm %d.%d), batch %d..%d", self.engine_path, trt.__version__,
-                     device_name, major, minor, self.batch_range[0], self.batch_range[1])
-        except BaseException:
-            self._release()
-            self._ctx.pop()
-            self._ctx.detach()
-            self._ctx = None
-            raise
-        self._ctx.pop()
+        self.gpu = gpu = GpuDevice.get(load_cuda(self.cuda_library), self.device_index)
+        info = gpu.info
+        with gpu.current():
+            try:
+                if self.check:
+                    self.sidecar = check_sidecar(self.engine_path, trt.__version__, info.name, info.compute_capability)
+                with open(self.engine_path, "rb") as f:
+                    blob = f.read()
+                self._runtime = trt.Runtime(trt_logger(trt))
+                self._engine = self._runtime.deserialize_cuda_engine(blob)
+                if self._engine is None:
+                    raise EngineError("%s: TensorRT %s could not deserialize this engine (see the TensorRT log above); "
+                                      "rebuild it on this device with `edgepose build`"
+                                      % (self.engine_path, trt.__version__))
+                self._context = self._engine.create_execution_context()
+                if self._context is None:
+                    raise EngineError("%s: could not create an execution context (out of GPU memory?)"
+                                      % self.engine_path)
+                self._setup_io(trt)
+            except BaseException:
+                self._release()
+                raise
+        log.info("%s: TensorRT %s on %s, batch %d..%d, %.1f MB of buffers", self.engine_path, trt.__version__,
+                 gpu.describe(), self.batch_range[0], self.batch_range[1], self._bufs.nbytes / 1e6)
 
     def _profile_shapes(self, name):
         """(min, opt, max) shapes of input ``name`` in optimization profile 0."""
@@ -140,7 +124,9 @@ class TensorRTBackend(Backend):
             shapes = eng.get_profile_shape(0, name)
         return [tuple(int(d) for d in s) for s in shapes]
 
-    def _setup_io(self, trt, cuda):
+    def _setup_io(self, trt):
+        from .gpubuffers import BufferSet
+
         eng, ctx = self._engine, self._context
         names = [eng.get_tensor_name(i) for i in range(eng.num_io_tensors)]
         inputs = [n for n in names if eng.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
@@ -148,7 +134,7 @@ class TensorRTBackend(Backend):
         if not inputs or not outputs:
             raise EngineError("%s: engine has inputs %s and outputs %s; expected at least one of each"
                               % (self.engine_path, inputs, outputs))
-        dtypes = {n: np.dtype(trt.nptype(eng.get_tensor_dtype(n))) for n in names}
+        dtypes = {n: numpy_dtype(eng.get_tensor_dtype(n), "%s: tensor %s" % (self.engine_path, n)) for n in names}
         lo, hi = 1, None
         self.inputs, self.outputs = [], []
         max_shapes = {}
@@ -175,37 +161,39 @@ class TensorRTBackend(Backend):
             max_shapes[n] = shape
             eng_shape = tuple(int(d) for d in eng.get_tensor_shape(n))
             self.outputs.append(TensorInfo(n, tuple(d if d >= 0 else None for d in eng_shape), dtypes[n]))
+        self._bufs = BufferSet(self.gpu, {n: (dtypes[n], max_shapes[n]) for n in inputs + outputs})
         for n in inputs + outputs:
-            buf = _Buffer(cuda, n, dtypes[n], max_shapes[n])
-            self._buffers[n] = buf
-            ctx.set_tensor_address(n, int(buf.device))
+            ctx.set_tensor_address(n, self._bufs[n].ptr)
         self._in_shapes = {n: max_shapes[n] for n in inputs}
         self._input_names, self._output_names = inputs, outputs
 
+    @property
+    def fixed_batch(self):
+        """The engine's batch when it is fixed (min == max), else None."""
+        lo, hi = self.batch_range
+        return lo if lo == hi else None
+
     def _release(self):
-        for buf in self._buffers.values():
+        """Free buffers and TensorRT objects (the caller holds the context current)."""
+        if self._bufs is not None:
             try:
-                buf.device.free()
-            except Exception:
-                pass
-        self._buffers = {}
-        self._context = self._engine = self._runtime = self._stream = None
+                self._bufs.free()
+            except Exception as e:
+                log.warning("%s: freeing buffers: %s", self.engine_path, e)
+            self._bufs = None
+        self._context = self._engine = self._runtime = None
 
     def _deactivate(self):
-        if self._ctx is None:
+        """Free everything; safe from any thread (the primary context is pushed here, never destroyed)."""
+        if self.gpu is None:
             return
-        self._ctx.push()
-        try:
+        with self._lock, self.gpu.current():
             self._release()
-        finally:
-            self._ctx.pop()
-            self._ctx.detach()
-            self._ctx = None
 
     # -- inference -------------------------------------------------------------------------------
     def _fit_input(self, name, x):
         """``x`` as laid out by the engine (transposing NHWC<->NCHW when that is what fits)."""
-        want = self._buffers[name].max_shape
+        want = self._bufs[name].max_shape
         if x.ndim != len(want):
             raise InputError("%s: input %s has %d dims, the engine expects %d (%s)"
                              % (self.engine_path, name, x.ndim, len(want), list(want)))
@@ -219,43 +207,77 @@ class TensorRTBackend(Backend):
                              "--profile" % (self.engine_path, name, list(x.shape), list(want), *self.batch_range))
         return x
 
+    def input_buffer(self, name, batch=1):
+        """The pinned host array of input ``name`` shaped for ``batch`` frames, to write the next input into
+        in place (e.g. ``preprocess(image, profile, out=backend.input_buffer(name)[i:i+1])``), then call
+        ``infer_prepared(batch)``. Only for one user at a time (hold ``backend.lock``)."""
+        n = self._check_batch(name, batch)
+        return self._bufs.host(name, (n,) + self._bufs[name].max_shape[1:])
+
+    @property
+    def lock(self):
+        return self._lock
+
+    def _check_batch(self, name, n):
+        lo, hi = self.batch_range
+        if self.fixed_batch is not None and 1 <= n <= self.fixed_batch:
+            return self.fixed_batch              # padded up to the engine's fixed batch
+        if not lo <= n <= hi:
+            raise InputError("%s: batch of %d for %s is outside the engine's profile %d..%d (rebuild with a larger "
+                             "--max-batch)" % (self.engine_path, n, name, lo, hi))
+        return n
+
     def _infer(self, batch):
-        cuda, ctx = self._cuda, self._context
-        n = None
-        fitted = {}
+        fitted, n = {}, None
         for name in self._input_names:
             if name not in batch:
                 raise InputError("%s: input %r missing from the batch (got %s)" % (self.engine_path, name, sorted(batch)))
             x = self._fit_input(name, np.asarray(batch[name]))
-            n = x.shape[0] if n is None else n
-            if not self.batch_range[0] <= x.shape[0] <= self.batch_range[1] or x.shape[0] != n:
-                raise InputError("%s: batch of %d for %s is outside the engine's profile %d..%d (rebuild with a larger "
-                                 "--max-batch)" % (self.engine_path, x.shape[0], name, *self.batch_range))
+            if n is not None and x.shape[0] != n:
+                raise InputError("%s: inputs have different batch sizes" % self.engine_path)
+            n = x.shape[0]
+            self._check_batch(name, n)
             fitted[name] = x
-        self._ctx.push()
-        try:
-            stream = self._stream
+        with self._lock:
             for name, x in fitted.items():
-                if tuple(x.shape) != self._in_shapes[name]:
-                    if not ctx.set_input_shape(name, tuple(x.shape)):
+                run_n = self._check_batch(name, n)
+                host = self._bufs.host(name, (run_n,) + tuple(x.shape[1:]))
+                np.copyto(host[:n], x, casting="unsafe")      # into the pinned buffer, never rebinding it
+                if run_n > n:
+                    host[n:] = 0                                # fixed-batch engine: pad
+            outs = self._run(n)
+            return {k: v.copy() if v.dtype == np.float32 else v.astype(np.float32) for k, v in outs.items()}
+
+    def infer_prepared(self, batch=1):
+        """Run on what was written into ``input_buffer(name, batch)``; returns pinned views of the outputs
+        (first ``batch`` frames), valid until the next call. The caller holds ``lock``."""
+        return self._run(int(batch))
+
+    def _run(self, n):
+        ctx, bufs = self._context, self._bufs
+        with self.gpu.current():
+            for name in self._input_names:
+                shape = (self._check_batch(name, n),) + self._bufs[name].max_shape[1:]
+                if shape != self._in_shapes[name]:
+                    if not ctx.set_input_shape(name, shape):
                         raise InputError("%s: TensorRT refused input shape %s for %s"
-                                         % (self.engine_path, list(x.shape), name))
-                    self._in_shapes[name] = tuple(x.shape)
-                buf = self._buffers[name]
-                host = buf.view(x.shape)
-                np.copyto(host, x, casting="unsafe")     # into the pinned buffer, never rebinding it
-                cuda.memcpy_htod_async(buf.device, host, stream)
-            if not ctx.execute_async_v3(stream.handle):
+                                         % (self.engine_path, list(shape), name))
+                    self._in_shapes[name] = shape
+                bufs.upload(name, shape)
+            if not ctx.execute_async_v3(bufs.stream_handle):
                 raise BackendError("%s: TensorRT execution failed (see the TensorRT log above)" % self.engine_path)
             views = {}
             for name in self._output_names:
-                buf = self._buffers[name]
                 shape = tuple(int(d) for d in ctx.get_tensor_shape(name))
-                views[name] = buf.view(shape)
-                cuda.memcpy_dtoh_async(views[name], buf.device, stream)
-            stream.synchronize()
-            # copies: the pinned buffers are reused by the next call
-            return {name: np.array(v, dtype=np.float32 if v.dtype == np.float16 else v.dtype)
-                    for name, v in views.items()}
-        finally:
-            self._ctx.pop()
+                views[name] = bufs.download(name, shape)[:n]
+            bufs.sync()
+        return views
+
+    def d2h_bytes(self, batch=1):
+        """Bytes copied device -> host per call of ``batch`` frames (what ``make bench`` prints)."""
+        total = 0
+        for t in self.outputs:
+            buf = self._bufs[t.name]
+            per = int(np.prod(buf.max_shape[1:])) * buf.dtype.itemsize
+            total += per * (self.fixed_batch or batch)
+        return total

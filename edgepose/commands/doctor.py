@@ -9,7 +9,8 @@ from .. import deps
 from ..errors import DependencyError
 
 NAME = "doctor"
-HELP = "report TensorRT, CUDA/pycuda, DLA, OpenCV (GStreamer/V4L2/FFMPEG) and cameras, and what works here"
+HELP = ("report TensorRT, CUDA (pycuda/cuda-python), DLA, OpenCV (GStreamer/V4L2/FFMPEG) and cameras, and what works "
+        "here; --selftest runs the device self-test")
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,13 @@ def check_tensorrt():
 
 
 def check_cuda():
-    """``{"ok", "devices": [info], "lines"}`` through pycuda (lazily; fails cleanly without a driver)."""
-    from ..engine.trt import PYCUDA_HINT, has_cuda_device, import_cuda, jetson_model
+    """``{"ok", "library", "devices": [info], "lines"}``: each CUDA library (pycuda, cuda-python), lazily,
+    which one edgepose uses (pycuda first, or $EDGEPOSE_CUDA), and the devices it sees."""
+    from ..backends.cudalib import LIBRARIES, load_cuda
+    from ..engine.trt import CUDA_PYTHON_HINT, PYCUDA_HINT, has_cuda_device, jetson_model
     from ..errors import DependencyError
 
     lines = []
-    nodes = has_cuda_device()
     soc = jetson_model()
     if soc:
         lines.append("board: %s" % soc)
@@ -57,25 +59,36 @@ def check_cuda():
         lines.append("CUDA toolkit: /usr/local/cuda%s" % (" (%s)" % ver if ver else ""))
     else:
         lines.append("CUDA toolkit: /usr/local/cuda not found")
+    usable = {}
+    for name in LIBRARIES:
+        try:
+            lib = load_cuda(name)
+            usable[name] = lib
+            lines.append("%s %s: usable" % (name, lib.version))
+        except DependencyError as e:
+            lines.append("%s: not usable (%s)" % (name, e))
     try:
-        cuda = import_cuda()
-        n = cuda.Device.count()
-    except (DependencyError, Exception) as e:
-        cause = e.__context__ if isinstance(e, DependencyError) and e.__context__ is not None else e
-        msg = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
-        lines.append("pycuda: not usable (%s)" % msg)
-        lines.append("  " + PYCUDA_HINT)
-        lines.append("NVIDIA device nodes: %s" % ("present" if nodes else "none"))
-        return {"ok": False, "devices": [], "lines": lines}
+        chosen = load_cuda()
+    except DependencyError:
+        chosen = None
+    if chosen is None:
+        lines.append("  no CUDA library for TensorRT buffers: " + PYCUDA_HINT)
+        lines.append("  or: " + CUDA_PYTHON_HINT)
+        lines.append("NVIDIA device nodes: %s" % ("present" if has_cuda_device() else "none"))
+        return {"ok": False, "library": None, "devices": [], "lines": lines}
     devices = []
-    for i in range(n):
-        d = cuda.Device(i)
-        cc = "%d.%d" % d.compute_capability()
-        devices.append({"name": d.name(), "compute_capability": cc})
-        lines.append("GPU %d: %s (compute capability %s, %.1f GiB)" % (i, d.name(), cc, d.total_memory() / 2.0 ** 30))
-    lines.insert(0, "pycuda: %s, CUDA driver %s" % (_pkg_version("pycuda"), ".".join(map(str, cuda.get_driver_version_tuple()))
-                                                    if hasattr(cuda, "get_driver_version_tuple") else cuda.get_version()))
-    return {"ok": n > 0, "devices": devices, "lines": lines}
+    try:
+        n = chosen.device_count()
+        for i in range(n):
+            d = chosen.device(i)
+            devices.append({"name": d.name, "compute_capability": d.compute_capability})
+            lines.append("GPU %d: %s (compute capability %s, %.1f GiB%s)" % (
+                i, d.name, d.compute_capability, d.total_memory / 2.0 ** 30, ", integrated" if d.integrated else ""))
+    except Exception as e:
+        lines.append("CUDA devices: not readable through %s (%s)" % (chosen.name, e))
+        return {"ok": False, "library": chosen.name, "devices": [], "lines": lines}
+    lines.append("TensorRT buffers use: %s (set EDGEPOSE_CUDA=pycuda|cuda-python to choose)" % chosen.name)
+    return {"ok": bool(devices), "library": chosen.name, "devices": devices, "lines": lines}
 
 
 def dla_cores(trt):
@@ -165,7 +178,7 @@ def diagnose():
             can.append("build DLA engines (--dla 0..%d)" % (dla - 1))
     else:
         can.append("NOT build or run TensorRT engines here (%s)" % (
-            "TensorRT is missing" if not t["ok"] else "no usable CUDA device/pycuda"))
+            "TensorRT is missing" if not t["ok"] else "no usable CUDA device through pycuda or cuda-python"))
     if o["ok"]:
         src = ["video files", "image folders"]
         if o.get("v4l2"):
@@ -177,7 +190,7 @@ def diagnose():
         can.append("read " + ", ".join(src))
     lines.append("so this machine can:")
     lines += ["  - " + s for s in can]
-    return lines, {"tensorrt": t["version"], "cuda": c["ok"], "dla_cores": dla, "gstreamer": o.get("gstreamer", False),
+    return lines, {"tensorrt": t["version"], "cuda": c["ok"], "cuda_library": c["library"], "dla_cores": dla, "gstreamer": o.get("gstreamer", False),
                    "cameras": cams["cameras"]}
 
 

@@ -8,18 +8,18 @@ The engine and its JSON sidecar are written atomically under ``out_dir`` as
 ``<model>.<precision>.b<batch>.<H>x<W>.<device>.trt<version>.engine``.
 """
 import datetime
+import json
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
-from ..errors import EngineError, UsageError
 from ..atomic import write_atomic
+from ..errors import EngineError, UsageError
 from ..onnxprep import BatchRange, graph_io, load_model, parse_batch, sha256_file
 from .sidecar import build_command, write_sidecar
-from .trt import Capabilities, device_info, device_tag, get_logger, import_cuda, import_trt, parser_errors, \
-    version_string
+from .trt import Capabilities, device_tag, get_logger, import_trt, jetson_model, parser_errors, version_string
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,9 @@ def _input_batch(model, profile):
     return s[0], (h, w), name
 
 
-def build_engine(onnx_path, profile, options, trt=None, cuda=None):
-    """Build and write the engine + sidecar; returns ``(engine_path, sidecar dict)``."""
+def build_engine(onnx_path, profile, options, trt=None, gpu=None):
+    """Build and write the engine + sidecar; returns ``(engine_path, sidecar dict)``. ``gpu``: a
+    ``GpuDevice`` (default: device 0 through ``load_cuda()``, pycuda or cuda-python)."""
     from ..profiles import load_profile
 
     profile = load_profile(profile)
@@ -147,6 +148,11 @@ def build_engine(onnx_path, profile, options, trt=None, cuda=None):
         raise EngineError("TensorRT %s has no DLA support: drop --dla" % version)
     if opts.dla_core is not None and precision == "fp32" and not opts.gpu_fallback:
         raise EngineError("DLA runs fp16 or int8 layers only: use --precision fp16/int8 or add --gpu-fallback")
+    if opts.dla_core is not None and batch.dynamic:
+        raise EngineError("DLA needs a fixed batch (min = opt = max), --batch gives %s: use --batch N (e.g. 1) for "
+                          "--dla, or drop --dla for a dynamic batch on the GPU" % (batch,))
+    if "INT8" in flags and "FP16" not in flags and not caps.strongly_typed:
+        flags.append("FP16")      # layers without an INT8 kernel then run in FP16, not FP32
     if use_calib and caps.version >= (10, 1, 0):
         log.warning("implicit INT8 calibration is deprecated since TensorRT 10.1 and gone in 11: "
                     "`edgepose quantize` makes an explicit Q/DQ model that builds on every version")
@@ -155,12 +161,70 @@ def build_engine(onnx_path, profile, options, trt=None, cuda=None):
     if opts.timing_cache and not caps.timing_cache:
         raise EngineError("TensorRT %s has no timing cache: drop --timing-cache" % version)
 
-    cuda = cuda or import_cuda()
-    dev = device_info(cuda)
-    cuda_ctx = cuda.Device(0).retain_primary_context()
-    cuda_ctx.push()
+    if gpu is None:
+        from ..backends.cudalib import load_cuda
+        from ..backends.gpubuffers import GpuDevice
+
+        gpu = GpuDevice.get(load_cuda(), 0)
+    dev = {"name": gpu.info.name, "compute_capability": gpu.info.compute_capability, "soc": jetson_model()}
     calibrator = None
     t0 = time.time()
+    with gpu.current():
+        serialized, inputs, outputs, calibrator, timing_blob, timing_meta, dla_layers = _build(
+            trt, caps, gpu, dev, version, onnx_path, profile, opts, flags, use_calib, precision, batch, bdim, size,
+            in_name)
+    seconds = time.time() - t0
+    name = engine_file_name(onnx_path, precision, batch, size, device_tag(dev, opts.dla_core), version)
+    path = os.path.join(opts.out_dir, name)
+    write_atomic(path, bytes(serialized))        # the engine first, then the timing cache
+    if timing_blob is not None:
+        write_atomic(opts.timing_cache, timing_blob)
+        write_atomic(opts.timing_cache + ".json", json.dumps(timing_meta, indent=2, sort_keys=True).encode())
+    calib_info = calibrator.describe() if calibrator is not None else None
+    side = {
+        "engine": name, "engine_sha256": sha256_file(path),
+        "source_onnx": os.path.abspath(onnx_path), "source_onnx_sha256": sha256_file(onnx_path),
+        "profile": profile.name, "precision": precision, "onnx_precision": onnx_kind, "builder_flags": flags,
+        "batch": {"min": batch.min, "opt": batch.opt, "max": batch.max}, "size": list(size),
+        "inputs": inputs, "outputs": outputs,
+        "tensorrt_version": version, "build_path": caps.path,
+        "device": dev, "dla_core": opts.dla_core, "gpu_fallback": bool(opts.gpu_fallback), "dla_layers": dla_layers,
+        "cuda_library": gpu.lib.name,
+        "workspace_mib": opts.workspace_mib, "calibration": calib_info,
+        "build_seconds": round(seconds, 2),
+        "built_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "build_command": build_command(opts.argv),
+    }
+    write_sidecar(path, side)
+    log.info("wrote %s (%.1f MB, %.0f s)", path, os.path.getsize(path) / 1e6, seconds)
+    return path, side
+
+
+def _timing_key(version, dev):
+    return {"tensorrt": version, "device": dev["name"], "compute_capability": dev["compute_capability"]}
+
+
+def _read_timing_cache(path, key):
+    """The timing cache bytes when ``path`` was made by this TensorRT on this GPU, else b"" (start afresh)."""
+    if not os.path.isfile(path):
+        return b""
+    try:
+        with open(path + ".json") as f:
+            made_by = json.load(f)
+    except (OSError, ValueError):
+        made_by = None
+    if made_by != key:
+        log.warning("timing cache %s was made by %s, not TensorRT %s on %s: starting a new one", path,
+                    made_by or "an unknown TensorRT/GPU", key["tensorrt"], key["device"])
+        return b""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _build(trt, caps, gpu, dev, version, onnx_path, profile, opts, flags, use_calib, precision, batch, bdim, size,
+           in_name):
+    """The TensorRT part of ``build_engine``, under the current CUDA context."""
+    calibrator = None
     try:
         logger = get_logger(trt)
         builder = trt.Builder(logger)
@@ -183,10 +247,15 @@ def build_engine(onnx_path, profile, options, trt=None, cuda=None):
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(opts.workspace_mib) << 20)
         for name in flags:
-            if name == "FP16":
-                config.set_flag(trt.BuilderFlag.FP16)
-            elif name == "INT8":
-                config.set_flag(trt.BuilderFlag.INT8)
+            config.set_flag(trt.BuilderFlag.FP16 if name == "FP16" else trt.BuilderFlag.INT8)
+        if precision == "fp32":
+            config.clear_flag(trt.BuilderFlag.TF32)      # on by default: fp32 would run in TF32 on Ampere/Orin
+        if caps.version < (10, 0, 0) and hasattr(trt, "TacticSource"):
+            # 8.x enables the cuBLAS/cuBLASLt/cuDNN tactics by default (about 600 MB resident on JetPack 5)
+            drop = 0
+            for src in (trt.TacticSource.CUBLAS, trt.TacticSource.CUBLAS_LT, trt.TacticSource.CUDNN):
+                drop |= 1 << int(src)
+            config.set_tactic_sources(config.get_tactic_sources() & ~drop)
         if batch.dynamic or not isinstance(bdim, int) or bdim <= 0:
             one = tuple(network.get_input(i).shape for i in range(network.num_inputs)
                         if network.get_input(i).name == in_name)[0]
@@ -196,6 +265,7 @@ def build_engine(onnx_path, profile, options, trt=None, cuda=None):
             config.add_optimization_profile(opt_profile)
             if use_calib:
                 config.set_calibration_profile(opt_profile)
+        dla_layers = None
         if opts.dla_core is not None:
             cores = builder.num_DLA_cores
             if opts.dla_core < 0 or opts.dla_core >= cores:
@@ -205,65 +275,59 @@ def build_engine(onnx_path, profile, options, trt=None, cuda=None):
             config.DLA_core = int(opts.dla_core)
             if opts.gpu_fallback:
                 config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
-        calib_info = None
+            dla_layers = _dla_layers(config, network, opts)
         if use_calib:
             from .calibrator import CalibrationSet, make_entropy_calibrator
 
             calib_set = None
             if opts.calib:
                 calib_set = CalibrationSet(opts.calib, profile, size=size, batch_size=batch.opt, count=opts.calib_count)
-                calib_info = calib_set.describe()
             elif not os.path.isfile(opts.calib_cache):
                 raise EngineError("--calib-cache %s does not exist and no --calib DIR was given to create it"
                                   % opts.calib_cache)
-            calibrator = make_entropy_calibrator(trt, cuda, calib_set, opts.calib_cache)
+            key = {"model_sha256": sha256_file(onnx_path), "tensorrt": version}
+            calibrator = make_entropy_calibrator(trt, gpu, calib_set, opts.calib_cache, key)
             config.int8_calibrator = calibrator
-        timing = None
+        timing = timing_key = None
         if opts.timing_cache:
-            blob = b""
-            if os.path.isfile(opts.timing_cache):
-                with open(opts.timing_cache, "rb") as f:
-                    blob = f.read()
-            timing = config.create_timing_cache(blob)
-            config.set_timing_cache(timing, ignore_mismatch=False)
+            timing_key = _timing_key(version, dev)
+            timing = config.create_timing_cache(_read_timing_cache(opts.timing_cache, timing_key))
+            if not config.set_timing_cache(timing, ignore_mismatch=False):
+                log.warning("TensorRT refused the timing cache %s: building without it", opts.timing_cache)
+                timing = config.create_timing_cache(b"")
+                if not config.set_timing_cache(timing, ignore_mismatch=False):
+                    timing = None
         log.info("building %s engine (batch %s, %dx%d, workspace %d MiB%s); this can take minutes",
                  precision, batch, size[0], size[1], opts.workspace_mib,
                  ", DLA %d" % opts.dla_core if opts.dla_core is not None else "")
         serialized = builder.build_serialized_network(network, config)
+        if calibrator is not None:
+            calibrator.raise_if_failed()
         if serialized is None:
             raise EngineError("TensorRT %s failed to build %s (see the TensorRT errors above); try --workspace larger "
                               "or another --precision" % (version, onnx_path))
-        if opts.timing_cache:
-            write_atomic(opts.timing_cache, bytes(config.get_timing_cache().serialize()))
+        timing_blob = bytes(config.get_timing_cache().serialize()) if timing is not None else None
         inputs = [_tensor_row(network.get_input(i)) for i in range(network.num_inputs)]
         outputs = [_tensor_row(network.get_output(i)) for i in range(network.num_outputs)]
     finally:
         if calibrator is not None:
             calibrator.free()
-        cuda_ctx.pop()
-    seconds = time.time() - t0
-    name = engine_file_name(onnx_path, precision, batch, size, device_tag(dev, opts.dla_core), version)
-    path = os.path.join(opts.out_dir, name)
-    write_atomic(path, bytes(serialized))
-    if use_calib and opts.calib_cache and os.path.isfile(opts.calib_cache):
-        calib_info = dict(calib_info or {}, cache=os.path.abspath(opts.calib_cache),
-                          cache_sha256=sha256_file(opts.calib_cache))
-    side = {
-        "engine": name, "engine_sha256": sha256_file(path),
-        "source_onnx": os.path.abspath(onnx_path), "source_onnx_sha256": sha256_file(onnx_path),
-        "profile": profile.name, "precision": precision, "onnx_precision": onnx_kind, "builder_flags": flags,
-        "batch": {"min": batch.min, "opt": batch.opt, "max": batch.max}, "size": list(size),
-        "inputs": inputs, "outputs": outputs,
-        "tensorrt_version": version, "build_path": caps.path,
-        "device": dev, "dla_core": opts.dla_core, "gpu_fallback": bool(opts.gpu_fallback),
-        "workspace_mib": opts.workspace_mib, "calibration": calib_info,
-        "build_seconds": round(seconds, 2),
-        "built_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "build_command": build_command(opts.argv),
-    }
-    write_sidecar(path, side)
-    log.info("wrote %s (%.1f MB, %.0f s)", path, os.path.getsize(path) / 1e6, seconds)
-    return path, side
+    return serialized, inputs, outputs, calibrator, timing_blob, timing_key, dla_layers
+
+
+def _dla_layers(config, network, opts):
+    """``{"dla": n, "layers": m}``: how many layers TensorRT can place on the DLA; refuses a useless DLA engine."""
+    n = network.num_layers
+    on_dla = sum(1 for i in range(n) if config.can_run_on_DLA(network.get_layer(i)))
+    log.info("DLA core %d: %d of %d layers can run on the DLA%s", opts.dla_core, on_dla, n,
+             ", the rest on the GPU (--gpu-fallback)" if on_dla < n else "")
+    if on_dla == 0:
+        raise EngineError("no layer of this model can run on DLA core %d (grouped ConvTranspose, dynamic shapes and "
+                          "fp32 cannot): drop --dla" % opts.dla_core)
+    if on_dla < n and not opts.gpu_fallback:
+        raise EngineError("%d of %d layers cannot run on the DLA (e.g. the grouped ConvTranspose of the PAF "
+                          "upsampling; `edgepose prepare` cuts it): add --gpu-fallback or drop --dla" % (n - on_dla, n))
+    return {"dla": on_dla, "layers": n}
 
 
 def _tensor_row(t):

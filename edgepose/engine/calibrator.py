@@ -5,12 +5,13 @@
 calibration sees exactly what inference sees. It does not need TensorRT and is shared with
 ``edgepose quantize`` (ONNX Runtime's calibration data reader).
 
-``make_entropy_calibrator(trt, cuda, calib_set, cache_path)`` wraps it in a ``trt.IInt8EntropyCalibrator2``
-with one pinned host buffer and one device buffer (pycuda): each batch is preprocessed *into* the pinned
+``make_entropy_calibrator(trt, gpu, calib_set, cache_path, model_key)`` wraps it in a
+``trt.IInt8EntropyCalibrator2`` with one pinned host buffer and one device buffer (pycuda or cuda-python): each batch is preprocessed *into* the pinned
 buffer, copied to the device and its pointer handed to TensorRT; every batch is served exactly once,
 then ``None``. The calibration cache is read when it exists (no images needed then) and written after,
-with ``<cache>.json`` recording the image set, profile and size it came from: a cache made from other
-images or preprocessing is not reused.
+with ``<cache>.json`` recording the model, TensorRT version, image set, profile and size it came from: a
+cache made for another model, TensorRT or preprocessing is not reused. Errors in TensorRT's callbacks
+are caught, remembered and fail the build afterwards (TensorRT itself would swallow them).
 """
 import hashlib
 import logging
@@ -19,9 +20,9 @@ import time
 
 import numpy as np
 
+from ..atomic import write_atomic
 from ..sources import images
-from ..atomic import write_atomic, write_json_atomic
-from ..errors import UsageError
+from ..errors import EngineError, InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -100,29 +101,45 @@ def _meta_path(path):
     return path + ".json"
 
 
-def cache_key(calib_set):
-    """What a calibration cache depends on: the image set, the preprocessing (profile) and the size."""
-    if calib_set is None:
-        return None
-    return {"set_sha256": calib_set.fingerprint(), "profile": calib_set.profile.name,
-            "size": list(calib_set.size), "batch_size": calib_set.batch_size}
+def cache_key(calib_set, model_key=None):
+    """What a calibration cache depends on: the model and TensorRT version (``model_key``), the image set,
+    the preprocessing (profile) and the size. Stale scales from another model or TensorRT are never reused."""
+    key = dict(model_key or {})
+    if calib_set is not None:
+        key.update({"set_sha256": calib_set.fingerprint(), "profile": calib_set.profile.name,
+                    "size": list(calib_set.size), "batch_size": calib_set.batch_size})
+    return key or None
 
 
 def read_cache(path, key=None):
-    """The cache bytes, or None (no cache, or one made from other images/preprocessing than ``key``)."""
+    """The cache bytes, or None (no cache, or one made for another model/TensorRT/image set than ``key``).
+
+    A cache without its ``<cache>.json`` record cannot be checked: it is used with a warning. A cache for
+    another model or TensorRT version given without images (nothing to recalibrate from) is an EngineError.
+    """
     import json
 
     if not (path and os.path.isfile(path)):
         return None
-    if key is not None and os.path.isfile(_meta_path(path)):
+    made_from = None
+    if os.path.isfile(_meta_path(path)):
         try:
             with open(_meta_path(path)) as f:
                 made_from = json.load(f)
         except (OSError, ValueError):
             made_from = None
-        if made_from != key:
-            log.warning("calibration cache %s was made from other images or preprocessing: calibrating again", path)
-            return None
+    if key is not None:
+        if made_from is None:
+            log.warning("calibration cache %s has no %s record: cannot check it was made for this model and "
+                        "TensorRT", path, os.path.basename(_meta_path(path)))
+        else:
+            stale = sorted(k for k in key if made_from.get(k) != key[k])
+            if stale:
+                if "set_sha256" not in key:
+                    raise EngineError("calibration cache %s was made for another %s: delete it and calibrate again "
+                                      "with --calib DIR" % (path, " and ".join(stale)))
+                log.warning("calibration cache %s was made for another %s: calibrating again", path, ", ".join(stale))
+                return None
     with open(path, "rb") as f:
         data = f.read()
     if data:
@@ -132,48 +149,103 @@ def read_cache(path, key=None):
 
 
 def write_cache(path, data, key=None):
+    import json
+
     if not path:
         return
     write_atomic(path, bytes(data))
     if key is not None:
-        write_json_atomic(_meta_path(path), key)
+        write_atomic(_meta_path(path), json.dumps(key, indent=2, sort_keys=True))
     log.info("wrote calibration cache %s", path)
 
 
-def make_entropy_calibrator(trt, cuda, calib_set, cache_path):
-    """A ``trt.IInt8EntropyCalibrator2`` fed by ``calib_set`` (needs a current CUDA context)."""
+def make_entropy_calibrator(trt, gpu, calib_set, cache_path, model_key=None):
+    """A ``trt.IInt8EntropyCalibrator2`` fed by ``calib_set`` through one pinned + device buffer on ``gpu``
+    (a ``GpuDevice``; TensorRT calls back on the building thread, where the context is current).
+
+    TensorRT swallows exceptions raised in these callbacks (prints them, then takes them as the end of the
+    data): every callback catches its own, records the first, stops serving batches and refuses to write
+    the cache; ``raise_if_failed()`` after the build turns it into one EngineError.
+    """
+    from ..backends.gpubuffers import BufferSet
+
+    key = cache_key(calib_set, model_key)
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self):
             trt.IInt8EntropyCalibrator2.__init__(self)
             self.calib_set = calib_set
             self.cache_path = cache_path
-            self.host = cuda.pagelocked_empty(calib_set.batch_shape, np.float32) if calib_set is not None else None
-            self.device = cuda.mem_alloc(self.host.nbytes) if self.host is not None else None
-            self._batches = iter(calib_set.batches(out=self.host)) if calib_set is not None else iter(())
+            self.error = None
             self.served = 0
+            self.bufs = None
+            if calib_set is not None:
+                self.bufs = BufferSet(gpu, {"batch": (np.float32, calib_set.batch_shape)})
+                self._batches = iter(calib_set.batches(out=self.bufs.host("batch", calib_set.batch_shape)))
+            else:
+                self._batches = iter(())
+
+        def _fail(self, where, e):
+            if self.error is None:
+                self.error = "%s: %s" % (where, e if str(e) else type(e).__name__)
+                log.error("calibration stopped in %s: %s", where, self.error)
 
         def get_batch_size(self):
             return calib_set.batch_size if calib_set is not None else 1
 
         def get_batch(self, names):
-            try:
-                host = next(self._batches)
-            except StopIteration:
+            if self.error is not None:
                 return None
-            cuda.memcpy_htod(self.device, host)
-            self.served += 1
-            return [int(self.device)]
+            try:
+                if len(names) != 1:
+                    raise EngineError("the network has %d inputs %s; calibration feeds one" % (len(names), names))
+                try:
+                    next(self._batches)        # preprocessed into the pinned buffer
+                except StopIteration:
+                    return None
+                self.bufs.upload("batch", calib_set.batch_shape)
+                self.bufs.sync()
+                self.served += 1
+                return [self.bufs["batch"].ptr]
+            except Exception as e:
+                self._fail("get_batch (batch %d)" % (self.served + 1), e)
+                return None
 
         def read_calibration_cache(self):
-            return read_cache(self.cache_path, cache_key(calib_set))
+            try:
+                return read_cache(self.cache_path, key)
+            except Exception as e:
+                self._fail("read_calibration_cache", e)
+                return None
 
         def write_calibration_cache(self, cache):
-            write_cache(self.cache_path, cache, cache_key(calib_set))
+            if self.error is not None:
+                log.error("not writing calibration cache %s: calibration did not finish", self.cache_path)
+                return
+            try:
+                write_cache(self.cache_path, cache, key)
+            except Exception as e:
+                self._fail("write_calibration_cache", e)
+
+        def raise_if_failed(self):
+            if self.error is not None:
+                raise EngineError("INT8 calibration failed, no engine written: %s" % self.error)
+            if calib_set is not None and 0 < self.served < len(calib_set):
+                raise EngineError("INT8 calibration used %d of %d batches: no engine written"
+                                  % (self.served, len(calib_set)))
+
+        def describe(self):
+            info = dict(calib_set.describe()) if calib_set is not None else {}
+            info["batches_served"] = self.served
+            if self.cache_path and os.path.isfile(self.cache_path):
+                from ..onnxprep import sha256_file
+
+                info.update(cache=os.path.abspath(self.cache_path), cache_sha256=sha256_file(self.cache_path))
+            return info or None
 
         def free(self):
-            if self.device is not None:
-                self.device.free()
-                self.device = None
+            if self.bufs is not None:
+                self.bufs.free()
+                self.bufs = None
 
     return EntropyCalibrator()

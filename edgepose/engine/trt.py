@@ -14,48 +14,35 @@ import os
 import re
 from dataclasses import dataclass
 
+from .. import deps
 from ..errors import DependencyError, EngineError
 
 log = logging.getLogger(__name__)
 
-TRT_HINT = ("on a Jetson TensorRT comes with JetPack (apt install python3-libnvinfer; make the venv with "
-            "--system-site-packages); `pip install tensorrt` only works on x86 with a CUDA driver")
-PYCUDA_HINT = ("install pycuda (`pip install pycuda`, extra `jetson`: it compiles against /usr/local/cuda, nvcc on "
-               "PATH) on a machine with an NVIDIA driver, or use cuda-python (`pip install cuda-python`)")
-CUDA_PYTHON_HINT = ("install cuda-python (`pip install cuda-python`, extra `cuda-python`; aarch64 wheels exist, "
-                    "pick the major version of the CUDA on the device) on a machine with an NVIDIA driver")
+TRT_HINT = deps.hint("tensorrt")
+PYCUDA_HINT = deps.hint("pycuda")
+CUDA_PYTHON_HINT = deps.hint("cuda")
 
 
 def import_trt():
     """The ``tensorrt`` module, or ``DependencyError``."""
-    try:
-        import tensorrt as trt
-    except Exception as e:
-        raise DependencyError("TensorRT is not importable (%s): %s" % (e, TRT_HINT))
-    return trt
+    return deps.load("tensorrt", "the TensorRT engine build/runtime")
 
 
 def import_pycuda():
     """``pycuda.driver`` (not initialised), or ``DependencyError`` (it fails to import without libcuda.so.1)."""
-    try:
-        import pycuda.driver as cuda
-    except Exception as e:
-        raise DependencyError("pycuda is not importable (%s): %s" % (_first_line(e), PYCUDA_HINT))
-    return cuda
+    return deps.load("pycuda", "the GPU buffers (pycuda)")
 
 
 def import_cuda_python():
     """``(driver module, version)`` of cuda-python: ``cuda.bindings.driver`` (12.6+), else the older
     ``cuda.cuda``; or ``DependencyError``. Importing works without a driver; the first call fails then."""
     try:
-        try:
-            from cuda.bindings import driver
-            import cuda.bindings as pkg
-        except ImportError:
-            from cuda import cuda as driver
-            import cuda as pkg
-    except Exception as e:
-        raise DependencyError("cuda-python is not importable (%s): %s" % (_first_line(e), CUDA_PYTHON_HINT))
+        driver = deps.load("cuda", "the GPU buffers (cuda-python)", "cuda.bindings.driver")
+        pkg = deps.load("cuda", "the GPU buffers (cuda-python)", "cuda.bindings")
+    except DependencyError:  # cuda-python before 12.6: cuda.cuda
+        driver = deps.load("cuda", "the GPU buffers (cuda-python)", "cuda.cuda")
+        pkg = deps.load("cuda", "the GPU buffers (cuda-python)", "cuda")
     return driver, str(getattr(pkg, "__version__", "?"))
 
 
@@ -65,11 +52,11 @@ def import_cuda():
     try:
         cuda.init()
     except Exception as e:
-        raise DependencyError("pycuda is not usable (%s): %s" % (_first_line(e), PYCUDA_HINT))
+        raise DependencyError("pycuda is not usable (%s): %s" % (first_line(e), PYCUDA_HINT))
     return cuda
 
 
-def _first_line(e):
+def first_line(e):
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
 

@@ -104,3 +104,29 @@ def test_bundled_demo_model_quantizes(tmp_path):
     make_images(tmp_path / "c", count=4, size=(192, 256))
     rep = quantize(path, str(tmp_path / "d.onnx"), profile, str(tmp_path / "c"), method="minmax")
     assert rep["problems"] == [] and rep["quantize"] >= 20
+
+
+def test_opset_11_model_is_upgraded_before_quantizing(setup, tmp_path):
+    """Per-channel DequantizeLinear needs opset 13: an opset-11 model is converted first, so the output is valid."""
+    from tiny_bpnet import make_tiny_bpnet_model
+
+    _, images, _ = setup
+    src = str(tmp_path / "tiny11.onnx")
+    onnx.save(make_tiny_bpnet_model(size=(64, 96), opset=11), src)
+    out = str(tmp_path / "q11.onnx")
+    rep = quantize(src, out, "tao-bpnet", images, method="minmax", count=4)
+    m = onnx.load(out)
+    assert max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")) >= 13
+    assert rep["problems"] == [] and rep["per_channel"] >= 5
+    onnx.checker.check_model(m)
+
+
+def test_check_qdq_flags_per_channel_below_opset_13(setup):
+    model, images, d = setup
+    out = str(d / "q_op.onnx")
+    quantize(model, out, "tao-bpnet", images, method="minmax", count=4)
+    m = onnx.load(out)
+    for o in m.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = 12
+    assert any("needs opset 13" in p for p in check_qdq(m)["problems"])

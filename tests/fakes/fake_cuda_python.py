@@ -71,7 +71,7 @@ class CUdeviceptr(_Handle):
 
 
 class _State:
-    def __init__(self, total=8 << 30, name=b"Fake Orin", cc=(8, 7), integrated=True, leak_free=False):
+    def __init__(self, total=8 << 30, name=b"Orin", cc=(8, 7), integrated=True, leak_free=False):
         self.total, self.name, self.cc, self.integrated = total, name, cc, integrated
         self.leak_free = leak_free          # a deliberately broken driver: cuMemFree frees nothing
         self.initialised = False
@@ -346,3 +346,18 @@ def install(monkeypatch, **state):
     monkeypatch.setitem(sys.modules, "cuda.bindings", bindings)
     monkeypatch.setitem(sys.modules, "cuda.bindings.driver", me)
     return me
+
+
+def reset_caches(monkeypatch):
+    """Forget the CUDA adapters and devices edgepose loaded (they are per process)."""
+    from edgepose.backends import cudalib, gpubuffers
+
+    monkeypatch.setattr(cudalib, "_LOADED", {})
+    monkeypatch.setattr(gpubuffers.GpuDevice, "_devices", {})
+
+
+def block(monkeypatch):
+    """No cuda-python at all (``import cuda.bindings`` fails), whatever is installed here."""
+    for name in ("cuda", "cuda.bindings", "cuda.bindings.driver", "cuda.cuda"):
+        monkeypatch.setitem(sys.modules, name, None)
+    reset_caches(monkeypatch)

@@ -11,7 +11,8 @@ import sys
 import types
 
 
-def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False):
+def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_layers=None, refuse_timing_cache=False):
+    """``dla_layers``: how many of the network's layers ``can_run_on_DLA`` says yes to (default: all)."""
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version
     major = int(version.split(".")[0])
@@ -39,6 +40,9 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False):
         ndcf["EXPLICIT_BATCH"] = 0
     trt.NetworkDefinitionCreationFlag = enum.IntEnum("NetworkDefinitionCreationFlag", ndcf)
     bflags = {"GPU_FALLBACK": 3, "TF32": 4}
+    if major < 10:
+        trt.TacticSource = enum.IntEnum("TacticSource", {"CUBLAS": 0, "CUBLAS_LT": 1, "CUDNN": 2,
+                                                         "EDGE_MASK_CONVOLUTIONS": 3, "JIT_CONVOLUTIONS": 4})
     if major < 11:
         bflags.update(FP16=0, INT8=1)
     trt.BuilderFlag = enum.IntEnum("BuilderFlag", bflags)
@@ -68,6 +72,15 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False):
 
         def get_output(self, i):
             return self.outputs[i]
+
+        @property
+        def num_layers(self):
+            return 10
+
+        def get_layer(self, i):
+            if not 0 <= i < 10:
+                raise IndexError(i)
+            return ("layer", i)
 
     class OnnxParser:
         def __init__(self, network, logger):
@@ -117,6 +130,24 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False):
             self.default_device_type = trt.DeviceType.GPU
             self.DLA_core = -1
             self.timing = None
+            self.tactic_sources = 0b11111 if major < 10 else 0b11000
+            self.flags_set.append(trt.BuilderFlag.TF32)      # TensorRT's default: TF32 on
+
+        def clear_flag(self, flag):
+            rec("clear_flag", flag)
+            if flag in self.flags_set:
+                self.flags_set.remove(flag)
+
+        def get_tactic_sources(self):
+            return self.tactic_sources
+
+        def set_tactic_sources(self, sources):
+            rec("set_tactic_sources", sources)
+            self.tactic_sources = sources
+            return True
+
+        def can_run_on_DLA(self, layer):
+            return layer[1] < (10 if dla_layers is None else dla_layers)
 
         def set_memory_pool_limit(self, pool, size):
             rec("set_memory_pool_limit", pool, size)
@@ -138,6 +169,8 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False):
 
         def set_timing_cache(self, cache, ignore_mismatch):
             rec("set_timing_cache", ignore_mismatch)
+            if refuse_timing_cache and cache.blob:
+                return False
             self.timing = cache
             return True
 
@@ -170,15 +203,22 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False):
                 if cache is None:
                     names = [t.name for t in network.inputs]
                     while True:
-                        ptrs = cal.get_batch(names)
+                        try:
+                            ptrs = cal.get_batch(names)
+                        except Exception as e:      # TensorRT: print the exception, take it as the end of data
+                            rec("get_batch raised", repr(e))
+                            ptrs = None
                         rec("get_batch", None if ptrs is None else tuple(ptrs))
                         if ptrs is None:
                             break
+                        if len(ptrs) != len(names):
+                            raise RuntimeError("get_batch returned %d pointers for %d inputs" % (len(ptrs), len(names)))
+                        rec("batch data", _read_device(ptrs[0], network.inputs[0].shape))
                     cal.write_calibration_cache(b"TRT-%d-EntropyCalibration2\ninput_1:0: 3c010a14\n" % major)
                 else:
                     rec("calibration cache used")
-            config_state = {"flags": list(config.flags_set), "dla": config.DLA_core,
-                            "device": config.default_device_type}
+            config_state = {"flags": sorted(config.flags_set), "dla": config.DLA_core,
+                            "device": config.default_device_type, "tactic_sources": config.tactic_sources}
             rec("built", config_state)
             return b"FAKE-ENGINE " + repr(config_state).encode()
 
@@ -194,6 +234,17 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False):
 
         trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
     return trt
+
+
+def _read_device(ptr, shape):
+    """The float32 batch at fake device address ``ptr`` (fake_cuda_python's memory)."""
+    import numpy as np
+
+    from . import fake_cuda_python
+
+    shape = tuple(1 if d < 0 else d for d in shape)
+    n = int(np.prod(shape)) * 4
+    return np.frombuffer(bytes(fake_cuda_python.STATE.device_mem[int(ptr)][:n]), np.float32).reshape(shape)
 
 
 def install(monkeypatch, version="10.3.0", **kw):

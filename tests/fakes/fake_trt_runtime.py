@@ -9,15 +9,23 @@ set_tensor_address / execute_async_v3``.
 An "engine file" is JSON: ``{"inputs": {name: {"shape": [...], "dtype": "float32", "profile":
 [min, opt, max]}}, "outputs": {name: {"shape": [...], "dtype": "float16"}}}`` (-1 = dynamic batch).
 Executing writes, for each output, ``(c + 1) * mean(input[b])`` into channel ``c`` (last axis),
-reading the input from the fake pycuda device memory (``fake_pycuda_runtime``), so data really
-travels host -> device -> "kernel" -> device -> host.
+reading the input from the fake GPU's device memory (``fake_cuda_python``, shared with ``fake_pycuda``),
+so data really travels host -> device -> "kernel" -> device -> host.
+
+Refuses what TensorRT refuses: deserializing or executing without a current CUDA context on the calling
+thread; an execution context entered by two threads at once (``IExecutionContext`` is not reentrant:
+the fake raises where the real one would silently mix the two calls' data); and ``nptype`` of TensorRT
+8.5.2, which uses ``np.bool`` and raises AttributeError under numpy >= 1.24 (set ``__version__``).
 """
 import enum
 import json
 
 import numpy as np
 
-from . import fake_pycuda_runtime as fake_cuda
+import threading
+import time
+
+from . import fake_cuda_python as fake_cuda
 
 __version__ = "10.3.0"
 CALLS = []            # (method, args) in call order, for call-order assertions
@@ -38,7 +46,26 @@ class DataType(enum.Enum):
 
 
 def nptype(dtype):
+    if __version__.startswith("8.5.") and int(np.__version__.split(".")[0]) * 100 + int(np.__version__.split(".")[1]) >= 124:
+        raise AttributeError("module 'numpy' has no attribute 'bool'")      # TensorRT 8.5.2's nptype
     return np.dtype(dtype.value).type
+
+
+def _context_current():
+    return bool(fake_cuda.STATE.stack())
+
+
+def _device_array(address, shape, dtype):
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return np.frombuffer(bytes(fake_cuda.STATE.device_mem[int(address)][:n]), dtype).reshape(shape)
+
+
+def _device_write(address, array):
+    b = np.ascontiguousarray(array).tobytes()
+    fake_cuda.STATE.device_mem[int(address)][:len(b)] = b
+
+
+EXECUTE_SECONDS = [0.0]      # tests set a "kernel time" to give concurrent callers a chance to overlap
 
 
 class ILogger:
@@ -70,7 +97,7 @@ class Runtime:
 
     def deserialize_cuda_engine(self, blob):
         CALLS.append(("deserialize_cuda_engine", len(blob)))
-        if fake_cuda.current_context() is None:
+        if not _context_current():
             raise RuntimeError("no current CUDA context")
         try:
             spec = json.loads(bytes(blob).decode("utf-8"))
@@ -118,6 +145,7 @@ class IExecutionContext:
         self.engine = engine
         self.input_shapes = {}
         self.addresses = {}
+        self.busy = threading.Lock()
 
     def set_input_shape(self, name, shape):
         CALLS.append(("set_input_shape", name, tuple(shape)))
@@ -152,13 +180,22 @@ class IExecutionContext:
 
     def execute_async_v3(self, stream_handle):
         CALLS.append(("execute_async_v3", stream_handle))
-        if fake_cuda.current_context() is None:
+        if not _context_current():
             raise RuntimeError("execute without a current CUDA context")
+        if not self.busy.acquire(blocking=False):
+            raise RuntimeError("IExecutionContext used by two threads at once (not reentrant)")
+        try:
+            time.sleep(EXECUTE_SECONDS[0])
+            return self._execute()
+        finally:
+            self.busy.release()
+
+    def _execute(self):
         spec = self.engine.spec
         name = next(iter(spec["inputs"]))
         in_shape = self.get_tensor_shape(name)
         in_dtype = np.dtype(spec["inputs"][name].get("dtype", "float32"))
-        x = fake_cuda.device_array(self.addresses[name], in_shape, in_dtype)
+        x = _device_array(self.addresses[name], in_shape, in_dtype)
         means = x.reshape(in_shape[0], -1).astype(np.float64).mean(axis=1)
         for out, ospec in spec["outputs"].items():
             shape = self.get_tensor_shape(out)
@@ -166,5 +203,5 @@ class IExecutionContext:
             y = np.empty(shape, dtype=np.float64)
             chans = np.arange(shape[-1]) + 1.0
             y[...] = means.reshape((-1,) + (1,) * (len(shape) - 1)) * chans
-            fake_cuda.device_write(self.addresses[out], y.astype(dtype))
+            _device_write(self.addresses[out], y.astype(dtype))
         return True

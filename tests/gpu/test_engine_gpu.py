@@ -22,7 +22,7 @@ TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "int8": 0.25}
 def work(tmp_path_factory):
     from tiny_bpnet import make_images, make_tiny_bpnet
 
-    from edgepose.commands._common import bundled_model
+    from edgepose.models import bundled_model
     from edgepose.onnxprep import prepare
 
     d = tmp_path_factory.mktemp("gpu")
@@ -63,7 +63,7 @@ def test_engine_matches_onnxruntime(work, precision):
     from edgepose.backends import open_backend
     from edgepose.engine.builder import BuildOptions, build_engine
     from edgepose.engine.sidecar import check_sidecar
-    from edgepose.engine.trt import Capabilities, device_info, import_trt
+    from edgepose.engine.trt import Capabilities, import_trt
 
     trt = import_trt()
     caps = Capabilities.of(trt)
@@ -85,7 +85,7 @@ def test_engine_matches_onnxruntime(work, precision):
     opts = BuildOptions(precision=precision, calib=calib, calib_cache=os.path.join(work["dir"], "c.cache") if calib else None,
                         out_dir=os.path.join(work["dir"], "engines"), workspace_mib=512)
     path, side = build_engine(model, work["profile"], opts)
-    dev = device_info()
+    dev = side["device"]
     check_sidecar(path, trt.__version__, dev["name"], dev["compute_capability"])
     inputs, prof = _inputs(work)
     ref = open_backend(work["onnx"])
