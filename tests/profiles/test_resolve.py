@@ -28,7 +28,7 @@ def test_model_and_engine_together_refused(tmp_path):
         resolve_model("m.onnx", "m.engine")
 
 
-@pytest.mark.parametrize("size, want", [((192, 256), "edgepose-demo"), ((288, 384), "tao-bpnet")])
+@pytest.mark.parametrize("size, want", [((240, 320), "edgepose-demo"), ((288, 384), "tao-bpnet")])
 def test_onnx_profile_prefers_the_one_made_for_its_input_size(tmp_path, size, want):
     """Both BPNet profiles match the I/O names; the one whose input size is the model's own wins."""
     model = tmp_path / "m.onnx"
