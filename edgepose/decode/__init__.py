@@ -8,8 +8,9 @@ The stages, one module each:
 - ``paf``: every candidate pair of every limb scored on the PAF in one pass;
 - ``group``: greedy assignment per limb, OpenPose-style assembly, the profile's filters.
 
-``PoseDecoder(profile, **overrides).decode(outputs)`` runs them all. ``synthmaps`` renders
-ground-truth maps from known skeletons (tests, benchmarks).
+``PoseDecoder(profile, **overrides).decode(outputs)`` runs them all. Its inverse,
+ground-truth maps from known keypoints (training targets, tests, the oracle), is
+``edgepose.synth.targets``.
 """
 from .decoder import PoseDecoder, people_from_parts  # noqa: F401
 from .group import assemble  # noqa: F401
