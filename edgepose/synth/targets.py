@@ -125,11 +125,13 @@ def flip_keypoints(keypoints, width):
 
 
 def labelled(people, size):
-    """Boolean ``(N, 18)``: keypoints with v > 0, finite, inside an image of ``size`` (H, W)."""
+    """Boolean ``(N, 18)``: keypoints with v > 0, finite, on an image of ``size`` (H, W) (its pixels'
+    extent: -0.5 <= x < W - 0.5, as the synthetic annotations count a keypoint in the image)."""
     p = np.asarray(people, dtype=np.float64).reshape(-1, NUM_KEYPOINTS, 3)
     h, w = size
     with np.errstate(invalid="ignore"):
-        return (_drawn(p) & (p[..., 0] >= 0) & (p[..., 0] <= w - 1) & (p[..., 1] >= 0) & (p[..., 1] <= h - 1))
+        return (_drawn(p) & (p[..., 0] >= -0.5) & (p[..., 0] < w - 0.5) & (p[..., 1] >= -0.5)
+                & (p[..., 1] < h - 0.5))
 
 
 def render_maps(profile, people, size=None, sigma=6.0, limb_width=8.0, paf_from_stride=None, layout=None,
