@@ -16,7 +16,7 @@ the fragments (no limb joins two hips, or a shoulder to a hip), so they are join
 - Candidates are the pairs of fragments that fit and are linked (a part of one at most three body
   segments from a part of the other), joined greedily, the closest link first (``_LINK``: a torso link
   -- the two hips, the two shoulders, a shoulder and a hip -- then one, two, three segments), among
-  equals the tightest fit. Two fragments that each have a neck are never joined (the PAF told them
+  equals the one whose linking keypoints are snuggest (distance / reach). Two fragments that each have a neck are never joined (the PAF told them
   apart). A piece too small to be a person (fewer than ``min_parts`` keypoints, a lone peak included)
   joins the person it is attached to. Two pieces without a neck join through the torso, or through
   any link when the missing neck can lie outside the image (every keypoint within reach of a point
@@ -26,9 +26,9 @@ the fragments (no limb joins two hips, or a shoulder to a hip), so they are join
 - A joined group without a neck that fits a person who has one is dropped (most likely that person's
   own limbs, not somebody else); a fragment that joins nothing is left as it was.
 
-All pairs of keypoints of all fragments are compared in a few numpy expressions (``(M, M)`` matrices
-for the M keypoints of the image's fragments and people), then a short greedy loop over the linked
-pairs.
+The keypoints of the fragments that may join anything (without a neck, or too small to be a person)
+are compared with every keypoint of the image's people and fragments in a few numpy expressions (one
+``(Ma, M)`` matrix), then a short greedy loop runs over the linked pairs.
 """
 import numpy as np
 
@@ -52,28 +52,19 @@ TORSO_LINKS = (("r_hip", "l_hip"), ("r_shoulder", "l_shoulder"), ("r_shoulder", 
                ("r_shoulder", "l_hip"), ("l_shoulder", "r_hip"))
 
 
-def _reach():
+def _shortest_paths(weight):
+    """``(18, 18)`` shortest paths over the ``_SEGMENTS`` graph, each segment weighing ``weight(length)``."""
     d = np.full((NUM_KEYPOINTS, NUM_KEYPOINTS), np.inf)
     np.fill_diagonal(d, 0.0)
     for a, b, length in _SEGMENTS:
-        d[KP[a], KP[b]] = d[KP[b], KP[a]] = min(d[KP[a], KP[b]], length)
-    for k in range(NUM_KEYPOINTS):  # Floyd-Warshall: shortest paths = the longest possible distances
+        d[KP[a], KP[b]] = d[KP[b], KP[a]] = min(d[KP[a], KP[b]], weight(length))
+    for k in range(NUM_KEYPOINTS):  # Floyd-Warshall
         d = np.minimum(d, d[:, k:k + 1] + d[k:k + 1, :])
     return d
 
 
-REACH = _reach()
-def _hops():
-    h = np.full((NUM_KEYPOINTS, NUM_KEYPOINTS), 99, dtype=np.int64)
-    np.fill_diagonal(h, 0)
-    for a, b, _ in _SEGMENTS:
-        h[KP[a], KP[b]] = h[KP[b], KP[a]] = 1
-    for k in range(NUM_KEYPOINTS):
-        h = np.minimum(h, h[:, k:k + 1] + h[k:k + 1, :])
-    return h
-
-
-HOPS = _hops()
+REACH = _shortest_paths(lambda length: length)   # the longest distance two keypoints of one body can have
+HOPS = _shortest_paths(lambda length: 1.0)       # body segments between two keypoints
 # how closely two keypoints are linked: 4 a torso link, 3 one body segment, 2 two segments, 1 three, 0 farther
 _LINK = np.select([HOPS == 1, HOPS == 2, HOPS == 3], [3, 2, 1], 0).astype(np.uint8)
 for _a, _b in TORSO_LINKS:
