@@ -1,6 +1,7 @@
 """Ground-truth heatmaps/PAFs from known skeletons, and scenes + matching helpers for decoder tests.
 
-The renderer itself lives in ``edgepose.decode.synthmaps`` (the benchmark uses it too); this module
+The renderer itself lives in ``edgepose.synth.targets`` (training targets, the benchmark and
+``edgepose eval --oracle`` use it too), the stick figures in ``edgepose.synth.figures``; this module
 re-exports it and adds what tests need: profiles in either layout, test scenes (several people,
 crossing limbs, people cut by the image border, a crowd), the people a perfect decoder must find
 in a scene, and matching of decoded people to them.
@@ -10,8 +11,9 @@ in a scene, and matching of decoded people to them.
 """
 import numpy as np
 
-from edgepose.decode.synthmaps import crowd, labelled, render_maps, skeleton  # noqa: F401
 from edgepose.profiles import Profile, load_profile
+from edgepose.synth.figures import crowd, skeleton  # noqa: F401
+from edgepose.synth.targets import labelled, render_maps  # noqa: F401
 from edgepose.topology import KP
 
 SCENES = ("several", "crossing", "truncated", "crowd")
@@ -28,7 +30,7 @@ def profile(name, layout=None):
 
 
 def render(prof, people, size=None, **kw):
-    """``render_maps`` for a profile object or name (see ``edgepose.decode.synthmaps``)."""
+    """``render_maps`` for a profile object or name (see ``edgepose.synth.targets``)."""
     prof = profile(prof) if isinstance(prof, str) else prof
     return render_maps(prof, np.asarray(people, dtype=np.float32), size, **kw)
 

@@ -143,7 +143,7 @@ def test_tao_layout_model_end_to_end(tmp_path, capsys):
 
 
 def test_draw_people_in_place():
-    from edgepose.decode.synthmaps import skeleton
+    from edgepose.synth.figures import skeleton
     from edgepose.draw import draw_people
     from edgepose.topology import KP
     from edgepose.types import Person

@@ -291,13 +291,13 @@ class OracleBackend(Backend):
 
 def test_loop_on_a_synthetic_clip_finds_the_rendered_people():
     from edgepose import synth
-    from edgepose.decode import synthmaps
+    from edgepose.synth.targets import render_maps
     from edgepose.preprocess import compute_transform
 
     prof = load_profile("tao-bpnet").with_size((240, 320))
     scenes = [synth.render_scene(seed, size=(270, 400), num_people=2) for seed in range(6)]
     tf = compute_transform(270, 400, 240, 320, prof.input.resize)     # letterbox with padding
-    maps = [synthmaps.render_maps(prof, tf.to_network(s.keypoints)) for s in scenes]
+    maps = [render_maps(prof, tf.to_network(s.keypoints)) for s in scenes]
     pipe = Pipeline(ArraySource([s.image for s in scenes], name="synth"), backend=OracleBackend(maps), profile=prof)
     results = list(pipe)
     pipe.close()

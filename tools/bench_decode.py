@@ -6,7 +6,7 @@ Map sets:
   ``../shared/images`` at 432x368 (the network runs once per image; only decoding is timed);
   skipped when ``../shared`` is absent;
 - TAO layout (288x384 input: heatmap 36x48x19 at stride 8, PAF 144x192x38 at stride 2) rendered
-  from 1, 6 and 12 synthetic people (``edgepose.decode.synthmaps``).
+  from 1, 6 and 12 synthetic people (``edgepose.synth.figures``, ``edgepose.synth.targets``).
 
 For comparison the same run times a naive, reference-style decoder: every map upsampled with
 ``cv2.resize`` (tf-pose x4; TAO heatmaps x8 and PAF x2, to input resolution), the full upsampled
@@ -37,7 +37,8 @@ from edgepose import deps  # noqa: E402
 from edgepose.decode import PoseDecoder, assemble, extract_maps, people_from_parts  # noqa: E402
 from edgepose.decode.maps import MapSet  # noqa: E402
 from edgepose.decode.peaks import Peaks  # noqa: E402
-from edgepose.decode.synthmaps import crowd, render_maps  # noqa: E402
+from edgepose.synth.figures import crowd  # noqa: E402
+from edgepose.synth.targets import render_maps  # noqa: E402
 from edgepose.profiles import load_profile  # noqa: E402
 from edgepose.topology import NUM_KEYPOINTS  # noqa: E402
 

@@ -8,7 +8,11 @@ HELP = "render synthetic people: COCO keypoint image sets or labelled clips with
 DESCRIPTION = """Render synthetic people (figures, not real people) with exact ground truth.
 
   edgepose synth images --count 200 --seed 7 --size 288x384 --out data/val
-      images + DIR/annotations.json (COCO keypoints, 18 named keypoints incl. neck)
+      images + DIR/annotations.json (COCO keypoints, 18 named keypoints incl. neck; each person's
+      activity and posture: upright, sitting, lying)
+  edgepose synth images --scenarios --count 120 --seed 950000000 --out data/heldout
+      frames of the scenario clips (the demo's world: rooms, 1-3 people standing, sitting, lying,
+      falling), 4 per clip, every scenario in turn; seeds from 950000000 up are never used for training
   edgepose synth clip --scenario fall_forward --seed 3 --out clip.mp4
       clip.mp4 + clip.jsonl (one ground-truth frame per line) + clip.truth.json (falls, zones)
   edgepose synth clip --list
@@ -26,8 +30,14 @@ def add_arguments(p):
     im.add_argument("--size", default="288x384", help="HxW (default 288x384)")
     im.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
     im.add_argument("--ir", choices=("mixed", "always", "never"), default="mixed",
-                    help="grayscale IR-like frames (default: mixed, about one in five)")
+                    help="grayscale IR-like frames (default: mixed, about one in five); still scenes only")
     im.add_argument("--clean", action="store_true", help="no noise, blur or lighting effects")
+    im.add_argument("--scenarios", action="store_true",
+                    help="frames of the scenario clips instead of still scenes: clip j is scenario j modulo the "
+                         "number of scenarios with sequence seed SEED + j // that number (held-out sets: "
+                         "--seed 950000000 or above, never used for training)")
+    im.add_argument("--per-clip", type=int, default=4, metavar="N",
+                    help="with --scenarios: frames drawn from each clip (default 4)")
     im.add_argument("--out", required=True, help="output folder")
     cl = sub.add_parser("clip", help="a labelled video clip (mp4 + JSONL ground truth)")
     cl.add_argument("--scenario", default="mixed", help="scenario name (see --list; default mixed)")
@@ -53,11 +63,21 @@ def run(args):
 
 def _images(args):
     from ..errors import UsageError
-    from ..synth.dataset import write_images
+    from ..synth.dataset import write_images, write_scenario_frames
 
     if args.count <= 0:
         raise UsageError("--count must be positive, got %d" % args.count)
     size = parse_size(args.size)
+    if args.scenarios:
+        if args.per_clip <= 0:
+            raise UsageError("--per-clip must be positive, got %d" % args.per_clip)
+        if args.ir != "mixed":
+            raise UsageError("--ir applies to still scenes; the scenario clips choose their own lighting "
+                             "(drop --ir or --scenarios)")
+        path = write_scenario_frames(args.out, args.count, args.seed, size, ext=args.format, per_clip=args.per_clip,
+                                     effects=not args.clean)
+        print("wrote %d frames of the scenario clips and %s" % (args.count, path))
+        return 0
     ir = {"mixed": None, "always": True, "never": False}[args.ir]
     path = write_images(args.out, args.count, args.seed, size, ext=args.format, ir=ir, effects=not args.clean)
     print("wrote %d images and %s" % (args.count, path))

@@ -6,10 +6,13 @@ The stages, one module each:
 - ``peaks``: keypoint candidates at the model's map resolution (smoothing, NMS, sub-pixel
   refinement, score from the unsmoothed map);
 - ``paf``: every candidate pair of every limb scored on the PAF in one pass;
-- ``group``: greedy assignment per limb, OpenPose-style assembly, the profile's filters.
+- ``group``: greedy assignment per limb, OpenPose-style assembly, the profile's filters;
+- ``fragments``: people whose neck is missing (cut by the frame, head hidden) and limbs whose PAF
+  failed: fragments joined when they fit one body (``join_slack``).
 
-``PoseDecoder(profile, **overrides).decode(outputs)`` runs them all. ``synthmaps`` renders
-ground-truth maps from known skeletons (tests, benchmarks).
+``PoseDecoder(profile, **overrides).decode(outputs)`` runs them all. Its inverse,
+ground-truth maps from known keypoints (training targets, tests, the oracle), is
+``edgepose.synth.targets``.
 """
 from .decoder import PoseDecoder, people_from_parts  # noqa: F401
 from .group import assemble  # noqa: F401

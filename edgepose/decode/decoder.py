@@ -72,7 +72,8 @@ class PoseDecoder:
         p = self.params
         peaks = self._peaks(maps)
         cands = self.scorer.score(peaks, maps)
-        found = assemble(peaks, cands, self.limb_parts, self.seedless, p.min_parts, p.min_person_score)
+        found = assemble(peaks, cands, self.limb_parts, self.seedless, p.min_parts, p.min_person_score,
+                         p.join_slack or None, maps.input_size)
         return people_from_parts(peaks, found)
 
 

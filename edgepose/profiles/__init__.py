@@ -79,6 +79,9 @@ class DecodeParams(Strict):
     paf_interpolation: Literal["auto", "bilinear", "nearest"] = Field(
         "auto", description="how PAF values are read along a limb: bilinear, nearest cell, or auto (nearest for a "
         "PAF at stride <= 2, whose nearest cell is within a pixel of the sample point; bilinear otherwise)")
+    join_slack: float = Field(
+        1.25, ge=0, description="people whose neck is missing, limbs whose PAF failed: join such fragments when "
+        "every distance between them is within this factor of what one body allows (decode/fragments.py); 0: never")
 
 
 class Profile(Strict):

@@ -21,6 +21,18 @@ def render_sequence(seq, seed=None, effects=True):
     or a switch to grayscale night mode part-way; default: the sequence's seed); effects: False
     draws clean, steadily lit frames (no noise, blur or lighting gradient).
     """
+    for _, scene in render_frames(seq, seed=seed, effects=effects):
+        yield scene.image
+
+
+def render_frames(seq, frames=None, seed=None, effects=True):
+    """Yield ``(frame index, SynthScene)`` for the frames ``frames`` of ``seq`` (default: all, in order).
+
+    Each image is the one ``render_sequence`` draws for that frame (same seed, same effects), so a
+    few frames of a long sequence cost a few drawings. The scene's ground truth comes from the
+    drawing (visibility v = 1 occluded / 2 visible, boxes, visible areas); its ``kinds`` hold each
+    person's activity label at that frame (``motion.ACTIVITIES``).
+    """
     world = seq.world
     fx = dict(world.effects)
     if not effects:
@@ -34,19 +46,22 @@ def render_sequence(seq, seed=None, effects=True):
     base = fx["light"]
     saved = world.effects
     try:
-        for i, frame_poses in enumerate(seq.poses):
+        for i in (range(len(seq.poses)) if frames is None else frames):
             t = i / seq.fps
             fx["offset"] = (int(offsets[i, 0]), int(offsets[i, 1]))
             if mode == "drift":
                 fx["light"] = base * (1.0 + amp * np.sin(2 * np.pi * t / period + phase))
-            elif mode == "night" and t >= t_switch:
-                fx["ir"], fx["light"] = True, 0.9
+            elif mode == "night":
+                ir = t >= t_switch
+                fx["ir"], fx["light"] = (True, 0.9) if ir else (saved["ir"], base)
             world.effects = fx
+            activity = seq.frames[i].get("activity", {})
             actors = []
-            for k, pose, prop in frame_poses:
+            for k, pose, prop in seq.poses[i]:
                 tr = seq.tracks[k]
-                actors.append(Actor(tr.body, tr.look, pose, "seq", prop, tr.track_id))
-            yield render_world(world, actors).image
+                label = activity.get(str(tr.track_id), "seq")
+                actors.append(Actor(tr.body, tr.look, pose, label, prop, tr.track_id))
+            yield i, render_world(world, actors)
     finally:
         world.effects = saved
 
