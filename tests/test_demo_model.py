@@ -102,3 +102,18 @@ def test_finds_people_in_unseen_scenes():
     assert people >= 20
     assert recall >= MIN_RECALL, (recall, m)
     assert m["AP50"] >= MIN_AP50, m
+
+
+def test_facts_describe_this_model():
+    """edgepose-demo.json belongs to the bundled ONNX (its sha256), and its training history adds up."""
+    import hashlib
+    import json
+
+    with open(os.path.splitext(MODEL)[0] + ".json") as f:
+        facts = json.load(f)
+    with open(MODEL, "rb") as f:
+        assert facts["onnx_sha256"] == hashlib.sha256(f.read()).hexdigest()
+    runs = facts["runs"]
+    assert runs and all(r.get("command") for r in runs)
+    assert facts["samples_seen_total"] == sum(r.get("samples", 0) for r in runs)
+    assert abs(facts["training_time_s_total"] - sum(r.get("wall_s", 0) for r in runs)) < 1.0

@@ -4,8 +4,13 @@ One command, CPU or CUDA GPU (picked automatically), for a wall-clock budget or 
 
     # a CUDA machine (e.g. 16 cores + one GPU): ~10 minutes, then export
     python tools/train_demo.py --minutes 9 --workers 15 --out-dir OUT
-    # a 2-core CPU machine: in the background, 128x128 crops, checkpoints every few minutes
+    # a 2-core CPU machine: in the background, checkpoints every few minutes
     nohup python tools/train_demo.py --minutes 150 --workers 1 --threads 1 > train.log 2>&1 &
+
+The bundled model came from ``tools/train_gpu.sh`` (one GPU, 9.3 minutes, 1.64M samples; its facts JSON lists
+the commands). Measured here: a 2-core CPU continues it at 10-40 samples/s (about 1 % of that run per hour), and
+continuing it on 128x128 crops (the cheap recipe for training from scratch on a CPU) made it worse, so a
+continued run keeps the model's own view size.
 
 Every run continues from where the last one stopped: by default it starts from the bundled model's weights
 (``--init-from edgepose/models/edgepose-demo.onnx``; the architecture is read from the ONNX's metadata,
@@ -220,7 +225,11 @@ def train(args):
     torch.set_num_threads(args.threads)
     dev = pick_device(args.device)
     cuda = dev.type == "cuda"
-    size = args.size or ((240, 320) if cuda else (128, 128))
+    # CPU from scratch: 128x128 crops around people learn the most per CPU-minute. Continuing a model trained
+    # on whole 240x320 views with such crops made it worse (validation loss 96 -> 111 in 8 min, BatchNorm frozen
+    # or not), so a continued run keeps the export size unless --size says otherwise.
+    fresh_start = not args.resume and (not args.init_from or args.init_from == "none")
+    size = args.size or ((128, 128) if not cuda and fresh_start else args.export_size)
     os.makedirs(args.work, exist_ok=True)
     ckpt_path = os.path.join(args.work, "last.pt")
 
@@ -236,6 +245,7 @@ def train(args):
         if not os.path.isfile(args.init_from):
             raise SystemExit("train_demo: --init-from %s: no such file" % args.init_from)
         init_arch = arch_from_onnx(args.init_from)
+    init_sha = sha256_file(args.init_from) if state is None and args.init_from and args.init_from != "none" else None
     arch = requested_arch(args, init_arch)
     net = build_net(arch)
     if state is not None:
@@ -325,17 +335,25 @@ def train(args):
                     "elapsed": time.time() - t0}, path + ".tmp")
         os.replace(path + ".tmp", path)
 
+    def train_mode():
+        net.train()
+        if args.freeze_bn:  # keep the BatchNorm statistics of the model we started from (see --freeze-bn)
+            for m in net.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eval()
+
     def validate():
         net.eval()
         with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
             v = float(stage_loss(net(vx)[-1:], vh, vp, ve, 0.0))
-        net.train()
+        train_mode()
         return v
 
     while pool.filled < min_fill:
         ingest(wait=True)
-    log.info("pool primed with %d frames in %.1f s", pool.filled, time.time() - t0)
-    net.train()
+    log.info("pool primed with %d frames in %.1f s; validation loss at the start %.2f", pool.filled,
+             time.time() - t0, validate())
+    train_mode()
     try:
         while True:
             now = time.time()
@@ -389,6 +407,7 @@ def train(args):
         save(os.path.join(args.work, "best.pt"), vloss)
     wall = time.time() - t0
     run = {"command": "python tools/train_demo.py " + " ".join(args.argv), "device": describe_device(dev),
+           "code_commit": code_commit(), "init_sha256": init_sha,
            "steps": step, "samples": samples, "fresh_frames": fresh, "wall_s": round(wall, 1),
            "train_size": list(size), "batch": args.batch, "lr": args.lr, "init": init_note,
            "val_loss_last_stage": round(vloss, 3), "torch": str(torch.__version__),
@@ -400,6 +419,30 @@ def train(args):
     log.info("training done: %d steps, %d samples (%d fresh frames) in %.1f min; validation loss %.2f",
              step, samples, fresh, wall / 60, vloss)
     return ckpt_path
+
+
+def code_commit():
+    """The checkout's commit (``+dirty`` with uncommitted changes), or None outside a git checkout."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
+
+
+def sha256_file(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def describe_device(dev):
@@ -426,6 +469,7 @@ def export(args, ckpt):
         "val_seeds_from": VAL_SEED_BASE,
     })
     facts.pop("command", None)
+    facts["onnx_sha256"] = sha256_file(args.export)
     side = os.path.splitext(args.export)[0] + ".json"
     with open(side + ".tmp", "w") as f:
         json.dump(facts, f, indent=2)
@@ -446,7 +490,8 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=2000, help="training steps when no --minutes")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     p.add_argument("--batch", type=int, default=None, help="batch size (default 128 on CUDA, 16 on CPU)")
-    p.add_argument("--size", default=None, help="training view size HxW (default 240x320 on CUDA, 128x128 on CPU)")
+    p.add_argument("--size", default=None,
+                   help="training view size HxW (default: --export-size; 128x128 on a CPU from scratch)")
     p.add_argument("--export-size", default="240x320", help="exported input size HxW (the profile's)")
     p.add_argument("--render-size", default="288x384", help="rendered frame size HxW (the clips')")
     for k, h in (("width", "backbone width of blocks 1-2"), ("deep-width", "backbone width of blocks 3+"),
@@ -461,6 +506,9 @@ def parse_args(argv=None):
     p.add_argument("--sigma", type=float, default=8.0, help="heatmap Gaussian sigma (input pixels)")
     p.add_argument("--paf-width", type=float, default=8.0, help="PAF band half-width (input pixels)")
     p.add_argument("--p-person", type=float, default=None, help="share of person-centred views (0.6 CUDA, 0.8 CPU)")
+    p.add_argument("--freeze-bn", action="store_true",
+                   help="keep BatchNorm statistics fixed (fine-tuning on views unlike the model's: a CPU run on "
+                        "128x128 crops of a model trained on 240x320 frames otherwise drifts)")
     p.add_argument("--broad", type=float, default=0.25, help="share of chunks of broad synthetic stills")
     p.add_argument("--per-sequence", type=int, default=6, help="frames drawn per scripted sequence")
     p.add_argument("--pool", type=int, default=None, help="frames kept for reuse (default 6000 CUDA, 192 CPU)")
