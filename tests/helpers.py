@@ -266,3 +266,19 @@ def make_scene(name, seed=0, fps=15.0, jitter=0.008, dropout=0.05, frame_drop=0.
             x1, y1 = uv.max(0) + 40
             z["polygon"] = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
     return frames, truth, zones
+
+
+def write_recording(path, scenes):
+    """scenes: {source: frames of ``make_scene``} written interleaved by time in the recording format;
+    returns the number of lines."""
+    import json
+
+    lines = []
+    for source, frames in scenes.items():
+        for i, (t, people) in enumerate(frames):
+            lines.append((t, json.dumps({"t": t, "frame": i, "source": source, "width": SIZE[1], "height": SIZE[0],
+                                         "people": [p.to_json() for p in people]})))
+    lines.sort(key=lambda x: x[0])
+    with open(str(path), "w") as f:
+        f.write("".join(line + "\n" for _, line in lines))
+    return len(lines)
