@@ -4,6 +4,8 @@
 - ``make_scene``: small kinematic sequences of a 3D stick figure seen by a pinhole camera, with real
   (jittered) timestamps, keypoint noise and dropout: the analytics tests' input
 - ``parse_prometheus``: a strict reader of the /metrics text
+- ``PulseAnalyzer``: stand-in analytics raising an alert every 3rd frame (daemon load tests)
+- ``write_recording``: scenes written in the recording format (replay)
 """
 import math
 
@@ -282,3 +284,21 @@ def write_recording(path, scenes):
     with open(str(path), "w") as f:
         f.write("".join(line + "\n" for _, line in lines))
     return len(lines)
+
+
+class PulseAnalyzer(object):
+    """Stand-in analytics: a new 'bad_posture' alert on every 3rd frame, each with its own id, so the
+    alerts a daemon emits can be counted at the broker."""
+
+    def __init__(self, config=None, source="default"):
+        self.source, self.n = source, 0
+
+    def update(self, t, people, frame_size=None):
+        self.n += 1
+        if self.n % 3:
+            return []
+        return [change("new", id="%s-%d" % (self.source, self.n), label="bad_posture", source=self.source,
+                       start_time=t, detected_time=t)]
+
+    def finish(self, t=None, reason="stopped"):
+        return []

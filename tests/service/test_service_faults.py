@@ -66,22 +66,6 @@ def test_a_camera_late_at_boot_reaches_ready_reported_down_then_flows(tmp_path):
         srv.stop()
 
 
-class PulseAnalyzer:
-    """A new fall on every 3rd frame (each its own id): a steady stream of alerts to count."""
-
-    def __init__(self, config=None, source="default"):
-        self.source, self.n = source, 0
-
-    def update(self, t, people, frame_size=None):
-        self.n += 1
-        if self.n % 3:
-            return []
-        return [helpers.change("new", id="%s-%d" % (self.source, self.n), label="bad_posture", source=self.source)]
-
-    def finish(self, t=None, reason="stopped"):
-        return []
-
-
 def test_idle_connections_do_not_stop_frames_or_alerts(monkeypatch, media, tmp_path, broker):
     import logging
 
@@ -95,7 +79,7 @@ def test_idle_connections_do_not_stop_frames_or_alerts(monkeypatch, media, tmp_p
     sub.connect("127.0.0.1", broker.port)
     sub.subscribe("edgepose/events", qos=1)
     sub.loop_start()
-    monkeypatch.setattr(edgepose.analytics, "Analyzer", PulseAnalyzer)
+    monkeypatch.setattr(edgepose.analytics, "Analyzer", helpers.PulseAnalyzer)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     model, profile = pick_model()

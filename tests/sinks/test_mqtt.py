@@ -7,13 +7,12 @@ import json
 import logging
 import os
 import signal
-import threading
 import time
 
 import pytest
 
 import helpers
-from mosquitto import Mosquitto, broker  # noqa: F401  (fixture)
+from mosquitto import Subscriber, broker  # noqa: F401  (fixture)
 
 mqtt = pytest.importorskip("paho.mqtt.client")
 
@@ -26,51 +25,6 @@ def change(i, kind="new", source="cam1", label="fall"):
     return helpers.change(kind, id="ev%04d" % i, label=label, source=source, track_id=1, start_time=float(i),
                           detected_time=i + 0.5, score=0.9, box=[1, 2, 3, 4],
                           end_time=None if kind != "end" else i + 1.0)
-
-
-class Subscriber(object):
-    """Collects messages; re-subscribes after every reconnect; ``ready`` is set on each SUBACK."""
-
-    def __init__(self, port, topics=("edgepose/#",)):
-        self.messages = []
-        self.lock = threading.Lock()
-        self.ready = threading.Event()
-        self.topics = topics
-        c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-sub-%d" % port)
-        c.reconnect_delay_set(1, 1)
-        c.on_connect = self._on_connect
-        c.on_subscribe = lambda cl, ud, mid, rcs, props: self.ready.set()
-        c.on_message = self._on_message
-        c.on_disconnect = lambda *a: self.ready.clear()
-        c.connect_async("127.0.0.1", port, keepalive=5)
-        c.loop_start()
-        assert self.ready.wait(10), "test subscriber could not subscribe"
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties):
-        client.subscribe([(t, 1) for t in self.topics])
-
-    def _on_message(self, client, userdata, msg):
-        with self.lock:
-            self.messages.append((msg.topic, msg.payload.decode("utf-8"), msg.retain))
-
-    def on(self, topic):
-        with self.lock:
-            return [(p, r) for t, p, r in self.messages if t == topic]
-
-    def events(self):
-        return [json.loads(p) for p, _ in self.on("edgepose/events")]
-
-    def wait_for(self, pred, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.05)
-        return False
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def unique_in_order(events):

@@ -3,13 +3,12 @@ announced at start (a retained ON left by a crash is cleared), a reload that doe
 keeps the connection, a replay burst of many sources (one with wildcards in its name) delivers every
 change exactly once."""
 import json
-import threading
 import time
 
 import pytest
 
 import helpers
-from mosquitto import broker  # noqa: F401  (fixture)
+from mosquitto import Subscriber, broker  # noqa: F401  (fixture)
 
 mqtt = pytest.importorskip("paho.mqtt.client")
 
@@ -18,36 +17,8 @@ from edgepose.sinks import SinkSet  # noqa: E402
 from edgepose.sinks.config import SinksConfig  # noqa: E402
 
 
-class Sub(object):
-    def __init__(self, port, topics=("edgepose/#", "homeassistant/#")):
-        self.messages, self.lock, self.ready = [], threading.Lock(), threading.Event()
-        c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        c.on_connect = lambda cl, ud, fl, rc, pr: cl.subscribe([(t, 1) for t in topics])
-        c.on_subscribe = lambda *a: self.ready.set()
-        c.on_message = self._on_message
-        c.connect("127.0.0.1", port)
-        c.loop_start()
-        assert self.ready.wait(10)
-
-    def _on_message(self, client, userdata, msg):
-        with self.lock:
-            self.messages.append((msg.topic, msg.payload.decode("utf-8", "replace"), msg.retain))
-
-    def on(self, topic):
-        with self.lock:
-            return [(p, r) for t, p, r in self.messages if t == topic]
-
-    def wait_for(self, pred, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.05)
-        return False
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
+def Sub(port, topics=("edgepose/#", "homeassistant/#")):
+    return Subscriber(port, topics=topics)
 
 
 def sinks_config(port, tmp_path, **mqtt_kw):
