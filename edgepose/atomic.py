@@ -16,18 +16,20 @@ def _tmp_path(path):
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode="w", fsync=False, makedirs=True):
+def atomic_open(path, mode="w", fsync=False, makedirs=True, perms=None):
     """``with atomic_open(path, "wb") as f: ...``: ``f`` becomes ``path`` when the block ends without error.
 
     mode: "w" (text, UTF-8) or "wb". fsync: flush to the disk before the rename (survives power loss).
-    makedirs: create the folder when it does not exist.
+    makedirs: create the folder when it does not exist. perms: the file's permission bits (e.g. 0o600
+    for private data; the umask still applies), default: the umask's.
     """
     path = os.fspath(path)
     if makedirs:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = _tmp_path(path)
+    opener = None if perms is None else (lambda p, flags: os.open(p, flags, perms))
     try:
-        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        with open(tmp, mode, opener=opener, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             if fsync:
                 f.flush()
@@ -39,10 +41,10 @@ def atomic_open(path, mode="w", fsync=False, makedirs=True):
         raise
 
 
-def write_atomic(path, data, fsync=False, makedirs=True):
-    """Write ``data`` (bytes or str) to ``path`` atomically."""
+def write_atomic(path, data, fsync=False, makedirs=True, perms=None):
+    """Write ``data`` (bytes or str) to ``path`` atomically (``perms``: see ``atomic_open``)."""
     with atomic_open(path, "wb" if isinstance(data, (bytes, bytearray, memoryview)) else "w", fsync=fsync,
-                     makedirs=makedirs) as f:
+                     makedirs=makedirs, perms=perms) as f:
         f.write(data)
 
 

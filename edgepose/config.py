@@ -108,6 +108,14 @@ class HttpConfig(Strict):
                                  "delivered no frame for this long")
     jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of snapshots and the MJPEG stream")
     max_events: int = Field(1000, ge=1, le=100000, description="events kept for /events")
+    max_connections: int = Field(32, ge=2, le=1024, description="connections served at once; at the cap the "
+                                 "one idle the longest is closed, or a 503 when all are busy")
+    max_stream_clients: int = Field(4, ge=0, le=64, description="MJPEG /stream.mjpg clients at once (503 "
+                                    "above)")
+    request_timeout_s: float = Field(10.0, gt=0, le=300, description="a request's line and headers must "
+                                     "arrive within this; also bounds every later read and write")
+    max_header_bytes: int = Field(16384, ge=1024, le=1048576, description="request line + headers larger "
+                                  "than this get a 431, before the token is checked")
 
 
 class LoggingConfig(Strict):

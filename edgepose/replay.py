@@ -102,8 +102,10 @@ def replay(path, analytics_for=None, sinks_config=None, events_path=None, sinks=
     analyzers = {}
     st = ReplayStats()
     t0 = last_log = time.perf_counter()
+    from .service.logsetup import rate_limited
+
     try:
-        with io.open(path, encoding="utf-8") as f:
+        with rate_limited(), io.open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
                     continue

@@ -4,6 +4,8 @@
 - ``make_scene``: small kinematic sequences of a 3D stick figure seen by a pinhole camera, with real
   (jittered) timestamps, keypoint noise and dropout: the analytics tests' input
 - ``parse_prometheus``: a strict reader of the /metrics text
+- ``PulseAnalyzer``: stand-in analytics raising an alert every 3rd frame (daemon load tests)
+- ``write_recording``: scenes written in the recording format (replay)
 """
 import math
 
@@ -266,3 +268,37 @@ def make_scene(name, seed=0, fps=15.0, jitter=0.008, dropout=0.05, frame_drop=0.
             x1, y1 = uv.max(0) + 40
             z["polygon"] = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
     return frames, truth, zones
+
+
+def write_recording(path, scenes):
+    """scenes: {source: frames of ``make_scene``} written interleaved by time in the recording format;
+    returns the number of lines."""
+    import json
+
+    lines = []
+    for source, frames in scenes.items():
+        for i, (t, people) in enumerate(frames):
+            lines.append((t, json.dumps({"t": t, "frame": i, "source": source, "width": SIZE[1], "height": SIZE[0],
+                                         "people": [p.to_json() for p in people]})))
+    lines.sort(key=lambda x: x[0])
+    with open(str(path), "w") as f:
+        f.write("".join(line + "\n" for _, line in lines))
+    return len(lines)
+
+
+class PulseAnalyzer(object):
+    """Stand-in analytics: a new 'bad_posture' alert on every 3rd frame, each with its own id, so the
+    alerts a daemon emits can be counted at the broker."""
+
+    def __init__(self, config=None, source="default"):
+        self.source, self.n = source, 0
+
+    def update(self, t, people, frame_size=None):
+        self.n += 1
+        if self.n % 3:
+            return []
+        return [change("new", id="%s-%d" % (self.source, self.n), label="bad_posture", source=self.source,
+                       start_time=t, detected_time=t)]
+
+    def finish(self, t=None, reason="stopped"):
+        return []

@@ -1,14 +1,16 @@
-"""A real Mosquitto broker for tests: 127.0.0.1, a free port, a generated config.
+"""A real Mosquitto broker for tests: 127.0.0.1, a free port, a generated config; a subscriber.
 
 ``Mosquitto(tmpdir).start()`` / ``.kill()`` / ``.start()`` again on the same port. Tests that use
 the ``broker`` fixture skip with a loud reason when the Debian ``mosquitto`` package is missing
 (install it with ``apt-get install -y mosquitto``).
 """
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -83,3 +85,49 @@ def broker(tmp_path):
     b = Mosquitto(tmp_path).start()
     yield b
     b.kill()
+
+
+class Subscriber(object):
+    """Collects messages; re-subscribes after every reconnect; ``ready`` is set on each SUBACK."""
+
+    def __init__(self, port, topics=("edgepose/#",)):
+        self.messages = []
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self.topics = topics
+        mqtt = pytest.importorskip("paho.mqtt.client")
+        c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-sub-%d-%d" % (port, id(self)))
+        c.reconnect_delay_set(1, 1)
+        c.on_connect = self._on_connect
+        c.on_subscribe = lambda cl, ud, mid, rcs, props: self.ready.set()
+        c.on_message = self._on_message
+        c.on_disconnect = lambda *a: self.ready.clear()
+        c.connect_async("127.0.0.1", port, keepalive=5)
+        c.loop_start()
+        assert self.ready.wait(10), "test subscriber could not subscribe"
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        client.subscribe([(t, 1) for t in self.topics])
+
+    def _on_message(self, client, userdata, msg):
+        with self.lock:
+            self.messages.append((msg.topic, msg.payload.decode("utf-8"), msg.retain))
+
+    def on(self, topic):
+        with self.lock:
+            return [(p, r) for t, p, r in self.messages if t == topic]
+
+    def events(self):
+        return [json.loads(p) for p, _ in self.on("edgepose/events")]
+
+    def wait_for(self, pred, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()

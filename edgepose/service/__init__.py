@@ -10,6 +10,12 @@
 
 Nothing here imports ``edgepose.commands``: the CLI calls the daemon, never the other way round.
 """
-from .daemon import Service
-
 __all__ = ["Service"]
+
+
+def __getattr__(name):  # lazy: `replay` uses logsetup without loading the whole daemon
+    if name == "Service":
+        from .daemon import Service
+
+        return Service
+    raise AttributeError(name)

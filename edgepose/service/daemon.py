@@ -5,7 +5,9 @@ One ``Service`` runs one ``Pipeline`` per source, all sharing ONE inference back
 engine has a dynamic batch). Analytics and sinks sit behind small swappable holders so a reload
 (SIGHUP) changes thresholds, zones and sinks without touching the engine.
 
-systemd: ``READY=1`` once the model is loaded and the first frame processed; ``STATUS=`` with FPS
+systemd: ``READY=1`` once the model is loaded and every source delivered a frame or is reported
+down (a camera not there at start is retried in the background, as IP cameras often boot a minute
+after the Jetson); ``STATUS=`` with FPS
 and people; ``WATCHDOG=1`` only while frames flow (``FrameWatchdog``); ``RELOADING=1`` / ``READY=1``
 around a reload; ``STOPPING=1`` then drain, flush sinks and exit 0 on SIGTERM/SIGINT. A source that
 fails (dead camera, unreadable files) is restarted with backoff; the others keep running.
@@ -23,6 +25,7 @@ from . import logsetup
 from .auth import resolve_token
 from .backend import load_model
 from .http_api import HttpApi
+from .httpserver import HttpLimits
 from .live import LiveState
 from .metrics import build_metrics
 from .runner import SourceRunner
@@ -73,7 +76,7 @@ class Service:
         try:
             self._start_http(self.config)
             self._load_model(self.config)
-            self.sinks = SinkSet.from_config(self.config.sinks)
+            self.sinks = SinkSet.from_config(self.config.sinks, sources=[s.name for s in self.config.sources])
             self._start_sources(self.config.sources, first=True)
             self._main_loop()
         finally:
@@ -108,8 +111,8 @@ class Service:
             if self._reload_requested.is_set():
                 self._reload_requested.clear()
                 self.reload()
-            if not self.ready and any(r.frames for r in self.runners.values()):
-                self._become_ready()
+            if not self.ready and self.runners and all(r.settled for r in self.runners.values()):
+                self._become_ready()  # every source delivers, or is reported down (a camera late at boot)
             now = time.monotonic()
             if self.ready and now - last_status >= self.config.service.status_interval_s:
                 last_status = now
@@ -161,24 +164,49 @@ class Service:
         if not hc.enabled:
             return
         token = resolve_token(token_file=hc.token_file)
-        self.http = HttpApi(self.state, hc.host, hc.port, token=token).start()
+        limits = HttpLimits(hc.max_connections, hc.max_stream_clients, hc.request_timeout_s, hc.max_header_bytes)
+        self.http = HttpApi(self.state, hc.host, hc.port, token=token, limits=limits).start()
 
     def _load_model(self, cfg):
         self.backend, self.profile, self.decoder = load_model(cfg)
 
     def _start_sources(self, sources, first=False):
-        for sc in sources:
-            runner = SourceRunner(self, sc)
-            self.runners[sc.name] = runner
+        """Open every source at once (each may wait up to its ``wait_first``), then run them.
+
+        A camera that is not there starts in reconnect mode (reported down). A source that cannot be
+        opened at all (a missing file) is retried in the background, except when it is the only one
+        at the first start: then that is the error the user must see.
+        """
+        runners = [SourceRunner(self, sc) for sc in sources]
+        errors = {}
+
+        def open_one(runner):
             try:
                 runner.open()
-                runner.start(opened=True)
             except EdgeposeError as e:
-                if first and len(sources) == 1:
-                    raise
-                log.error("%s: %s; retrying in the background", sc.name, str(e).splitlines()[0])
-                runner.start(opened=False)
+                errors[runner.name] = e
+            except Exception as e:  # any failure: retried in the background like a dead camera
+                errors[runner.name] = e
+
+        threads = [threading.Thread(target=open_one, args=(r,), name="open-%s" % r.name, daemon=True)
+                   for r in runners]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for runner in runners:
+            self.runners[runner.name] = runner
+            e = errors.get(runner.name)
+            if e is None:
+                runner.start(opened=True)
+                continue
+            if first and len(sources) == 1 and isinstance(e, EdgeposeError):
+                raise e
+            log.error("%s: %s; retrying in the background", runner.name, str(e).splitlines()[0])
+            runner.start(opened=False)
         self.state.set_sources(list(self.runners))
+        if self.sinks is not None:
+            self.sinks.announce([r.name for r in runners])
 
     def on_result(self, runner, result):
         """Called on each source's thread for every processed frame."""
@@ -203,8 +231,8 @@ class Service:
             fps = st.fps if st is not None else 0.0
             fps_total += fps
             people += r.people
-            parts.append("%s %.1f fps %d people" % (r.name, fps, r.people) if st is not None
-                         else "%s down" % r.name)
+            parts.append("%s down" % r.name if r.down or st is None
+                         else "%s %.1f fps %d people" % (r.name, fps, r.people))
         return "%.1f fps, %d people | %s" % (fps_total, people, "; ".join(parts))
 
     # -- reload ----------------------------------------------------------------------------------
@@ -259,7 +287,7 @@ class Service:
                 log.info("reload: decode thresholds now %s", new.decode_overrides() or "the profile's")
             self._apply_sources(old, new)
         if "sinks" in changed:
-            self.sinks.replace(new.sinks)
+            self.sinks.replace(new.sinks, sources=[s.name for s in new.sources])
         if "http" in changed:
             self._swap_http(old, new)
 

@@ -7,29 +7,48 @@
 - ``/events?since=UNIX_SECONDS[&limit=N]``: recent event changes as JSON.
 
 Binds 127.0.0.1 by default; who may connect is decided in ``auth``. The data comes from a
-``LiveState`` (``live``); the metric families from ``metrics``.
+``LiveState`` (``live``); the metric families from ``metrics``. Connections, timeouts and header
+sizes are bounded by ``httpserver`` (``HttpLimits``); at most ``max_stream_clients`` MJPEG streams
+run at once (503 above), and each frame is encoded once for all of them.
 """
 import logging
+import math
+import select
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ConfigError
 from .auth import authorized, check_bind
+from .httpserver import BoundedHandler, BoundedHTTPServer, HttpLimits
 from .live import to_json
 from .metrics import render_prometheus
 
 log = logging.getLogger(__name__)
 
 BOUNDARY = "edgeposeframe"
+MIN_FPS, MAX_FPS = 0.2, 60.0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "edgepose"
-    protocol_version = "HTTP/1.1"
+class BadRequest(ValueError):
+    """A query value we refuse; the message is ours (never Python's exception text)."""
 
+
+def _number(query, key, default, kind, low, high, what):
+    text = query.get(key)
+    if text is None or text == "":
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise BadRequest("%s must be %s" % (key, what))
+    if isinstance(value, float) and not math.isfinite(value) or not low <= value <= high:
+        raise BadRequest("%s must be %s" % (key, what))
+    return value
+
+
+class _Handler(BoundedHandler):
     def log_message(self, fmt, *args):
         log.debug("%s %s", self.address_string(), fmt % args)
 
@@ -53,6 +72,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
+        self.request_started()
+        self._streaming = False
         api = self.server.api
         if not authorized(self.headers.get("Authorization"), api.token):
             return self._error(401, "missing or wrong token (Authorization: Bearer TOKEN)",
@@ -65,16 +86,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, "no such endpoint: %s" % url.path)
         try:
             route(api.state, query)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        except ValueError as e:
+        except OSError:  # the client went away or stalled past the timeout
+            self.close_connection = True
+        except BadRequest as e:
             self._error(400, str(e))
         except Exception as e:  # never a traceback on stderr per request; one rate-limited log line
             log.warning("HTTP %s failed: %s: %s", url.path, type(e).__name__, e)
-            try:
-                self._error(500, "internal error: %s" % type(e).__name__)
-            except OSError:
-                pass
+            self.close_connection = True
+            if not self._streaming:  # an error never lands inside an open MJPEG stream
+                try:
+                    self._error(500, "internal error")
+                except OSError:
+                    pass
 
     def _index(self, state, query):
         links = ["/healthz", "/metrics", "/events"]
@@ -112,9 +135,18 @@ class _Handler(BaseHTTPRequestHandler):
         name = self._source(state, query)
         if name is None:
             return
-        fps = float(query.get("fps", 10))
-        if not 0 < fps <= 60:
-            raise ValueError("fps must be in (0, 60]")
+        fps = _number(query, "fps", 10.0, float, MIN_FPS, MAX_FPS, "a number from %g to %g" % (MIN_FPS, MAX_FPS))
+        if not self.server.try_stream():
+            return self._error(503, "too many stream clients (%d): try again later"
+                               % self.server.limits.max_stream_clients, extra=[("Retry-After", "5")])
+        try:
+            self._stream_frames(state, name, fps)
+        finally:
+            self.server.end_stream()
+
+    def _stream_frames(self, state, name, fps):
+        self.server.mark(self.connection, "stream")
+        self._streaming = True
         self.send_response(200)
         self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=%s" % BOUNDARY)
         self.send_header("Cache-Control", "no-store")
@@ -122,10 +154,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         seq = None
-        while not state.closed.is_set() and not self.server.api.stopping.is_set():
+        stopping = self.server.api.stopping
+        while not state.closed.is_set() and not stopping.is_set():
             t0 = time.monotonic()
             data, new_seq = state.jpeg(name, after_seq=seq, timeout=1.0)
             if data is None:
+                if self._client_gone():  # no new frame to write: notice a client that left anyway
+                    return
                 continue
             seq = new_seq
             self.wfile.write(("--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
@@ -133,29 +168,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             self.wfile.write(b"\r\n")
             self.wfile.flush()
-            time.sleep(max(0.0, 1.0 / fps - (time.monotonic() - t0)))
+            stopping.wait(max(0.0, 1.0 / fps - (time.monotonic() - t0)))
+
+    def _client_gone(self):
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def _events(self, state, query):
-        since = float(query["since"]) if query.get("since") else None
-        limit = int(query.get("limit", 100))
+        since = _number(query, "since", None, float, 0.0, 1e11, "UNIX seconds (a finite number >= 0)")
+        limit = _number(query, "limit", 100, int, 1, 100000, "an integer from 1 to 100000")
         rows = state.events_since(since, limit)
         self._send(200, to_json({"now": state.clock(), "events": rows}) + "\n")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 class HttpApi:
     """The HTTP server in its own thread. ``start()`` binds (raising ``ConfigError`` on failure)."""
 
-    def __init__(self, state, host="127.0.0.1", port=8080, token=None):
+    def __init__(self, state, host="127.0.0.1", port=8080, token=None, limits=None):
         check_bind(host, token)
         self.state = state
         self.host = host
         self.port = int(port)
         self.token = token
+        self.limits = limits or HttpLimits()
         self.stopping = threading.Event()
         self._server = None
         self._thread = None
@@ -165,11 +203,11 @@ class HttpApi:
         return self._server.server_address[:2] if self._server else (self.host, self.port)
 
     def start(self):
-        server_cls = _Server
+        server_cls = BoundedHTTPServer
         if ":" in self.host:
-            server_cls = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+            server_cls = type("_Server6", (BoundedHTTPServer,), {"address_family": socket.AF_INET6})
         try:
-            self._server = server_cls((self.host.strip("[]"), self.port), _Handler)
+            self._server = server_cls((self.host.strip("[]"), self.port), _Handler, self.limits)
         except OSError as e:
             raise ConfigError("http: cannot listen on %s:%d (%s): pick another http.port or stop what uses it"
                               % (self.host, self.port, e.strerror or e))
@@ -180,6 +218,13 @@ class HttpApi:
         host, port = self.address
         log.info("HTTP on http://%s:%d/ (%s)", host, port, "token required" if self.token else "no token")
         return self
+
+    def stats(self):
+        """Connections now and the refusals so far (for /metrics)."""
+        srv = self._server
+        if srv is None:
+            return {}
+        return dict(srv.counters, connections=srv.connections, streams=srv.streams)
 
     def stop(self):
         self.stopping.set()

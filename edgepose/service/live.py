@@ -1,7 +1,7 @@
 """Live frames and recent events of the daemon: the hand-over between the loop and the HTTP threads.
 
 ``LiveState`` keeps the newest processed frame of every source (by reference; JPEG encoding and
-drawing happen on request, not per frame), the recent event changes for ``/events``, and the health
+drawing happen on request, not per frame, and once per frame however many clients want it), the recent event changes for ``/events``, and the health
 rule of ``/healthz``.
 """
 import collections
@@ -33,7 +33,7 @@ def to_json(obj):
 
 
 class _SourceSlot:
-    __slots__ = ("image", "people", "t", "received", "seq", "jpeg", "jpeg_seq", "frames")
+    __slots__ = ("image", "people", "t", "received", "seq", "jpeg", "jpeg_seq", "frames", "encoding")
 
     def __init__(self):
         self.image = None
@@ -44,6 +44,7 @@ class _SourceSlot:
         self.jpeg = None
         self.jpeg_seq = -1
         self.frames = 0
+        self.encoding = None  # the seq being encoded now (the other clients wait for it)
 
 
 class LiveState:
@@ -148,12 +149,20 @@ class LiveState:
                 self._cond.wait(left)
             if slot.image is None or (after_seq is not None and slot.seq <= after_seq):
                 return None, slot.seq
+            while slot.encoding is not None and slot.jpeg_seq != slot.seq and not self.closed.is_set():
+                self._cond.wait(1.0)  # another client encodes this frame: one encoding for all
             if slot.jpeg_seq == slot.seq:
                 return slot.jpeg, slot.seq
             image, people, seq = slot.image, slot.people, slot.seq
-        data = self._encode(image, people)
+            slot.encoding = seq
+        try:
+            data = self._encode(image, people)
+        finally:
+            with self._cond:
+                slot.encoding = None
+                self._cond.notify_all()
         with self._cond:
-            if slot.seq == seq:
+            if slot.jpeg_seq < seq:
                 slot.jpeg, slot.jpeg_seq = data, seq
         return data, seq
 

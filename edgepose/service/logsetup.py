@@ -8,7 +8,10 @@ journald stores its own timestamp and reads the ``<N>`` syslog priority prefix (
 ``RateLimitFilter`` lets the first ``burst`` records with the same logger, level and message
 template through per ``period`` seconds, drops the rest and then says how many it dropped: a dead
 camera that fails to reconnect every second writes a handful of lines a minute, not thousands.
+Alert lines (logger ``edgepose.events``, one per event change) are never limited: each is an alert.
+``rate_limited()`` applies the same limit around a command that has no daemon logging (``replay``).
 """
+import contextlib
 import logging
 import os
 import sys
@@ -24,6 +27,7 @@ SYSLOG_PRIORITY = {
 }
 
 _HANDLER_MARK = "_edgepose_handler"
+NEVER_LIMITED = ("edgepose.events",)  # the log sink: every line is an alert
 
 
 def under_systemd(env=None):
@@ -69,9 +73,10 @@ class RateLimitFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record):
-        if record.levelno < self.min_level or self.burst <= 0:
+        if record.levelno < self.min_level or self.burst <= 0 or record.name in NEVER_LIMITED:
             return True
-        key = (record.name, record.levelno, str(record.msg))
+        template = record.__dict__.setdefault("_edgepose_template", str(record.msg))  # before any note added
+        key = (record.name, record.levelno, template)
         now = self.clock()
         with self._lock:
             st = self._state.get(key)
@@ -116,6 +121,22 @@ def setup(level=logging.INFO, journal=None, stream=None, burst=5, period=60.0):
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+@contextlib.contextmanager
+def rate_limited(burst=5, period=60.0):
+    """Limit repeated warnings on the root logger's handlers while the block runs (no-op where a
+    handler has a limiter already)."""
+    handlers = [h for h in logging.getLogger().handlers
+                if not any(isinstance(f, RateLimitFilter) for f in h.filters)]
+    limiters = [RateLimitFilter(burst=burst, period=period) for _ in handlers]  # one each: they count
+    for h, f in zip(handlers, limiters):
+        h.addFilter(f)
+    try:
+        yield
+    finally:
+        for h, f in zip(handlers, limiters):
+            h.removeFilter(f)
 
 
 def parse_level(name):

@@ -40,6 +40,11 @@ def render_prometheus(metrics):
     return "\n".join(lines) + "\n"
 
 
+_SINK_COUNTERS = (("sent", "messages or changes a sink delivered"),
+                  ("failed", "messages or changes a sink could not deliver (refused, rejected, gave up)"),
+                  ("dropped", "messages or changes a sink lost (queue full, undelivered at close)"))
+
+
 def build_metrics(service):
     """The Prometheus families of a running ``Service``."""
     fam = {}
@@ -77,9 +82,25 @@ def build_metrics(service):
         fam["edgepose_events_total"] = Metric("edgepose_events_total", "counter",
                                               "event changes by label and type", [])
     if service.sinks is not None:
-        for sink, depth in service.sinks.depths():
-            add("edgepose_sink_queue_depth", "gauge", "events waiting in a sink's queue", {"sink": sink}, depth)
+        for sink, st in service.sinks.stats():
+            lab = {"sink": sink}
+            if st.get("queued") is not None:
+                add("edgepose_sink_queue_depth", "gauge", "events waiting in a sink's queue", lab, st["queued"])
+            if st.get("connected") is not None:
+                add("edgepose_sink_connected", "gauge", "1 while the sink reaches its broker/endpoint", lab,
+                    1 if st["connected"] else 0)
+            for key, help_ in _SINK_COUNTERS:
+                if st.get(key) is not None:
+                    add("edgepose_sink_%s_total" % key, "counter", help_, lab, st[key])
         add("edgepose_sink_errors_total", "counter", "exceptions raised by sinks", {}, service.sinks.errors)
+    http = service.http
+    hs = http.stats() if http is not None else {}
+    if hs:
+        add("edgepose_http_connections", "gauge", "HTTP connections open now", {}, hs["connections"])
+        add("edgepose_http_streams", "gauge", "MJPEG stream clients now", {}, hs["streams"])
+        for reason in ("refused_busy", "evicted_idle", "timed_out", "headers_too_large"):
+            add("edgepose_http_rejected_total", "counter", "HTTP connections refused or closed before a request "
+                "was served, by reason", {"reason": reason}, hs[reason])
     be = service.backend
     if be is not None:
         add("edgepose_inference_calls_total", "counter", "inference calls of the shared engine", {}, be.calls)

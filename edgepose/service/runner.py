@@ -33,12 +33,17 @@ class SourceRunner:
         self._lock = threading.Lock()
 
     def open(self):
-        """Open the source and build its pipeline (raises on failure)."""
+        """Open the source and build its pipeline (raises on failure).
+
+        A camera or stream that does not open within its ``wait_first`` seconds (default 0: one
+        attempt) starts in reconnect mode: the service reaches READY with it reported down.
+        """
         from ..pipeline import Pipeline
 
         svc = self.service
         options = dict(self.cfg.options)
         options["name"] = self.name
+        options["start_down"] = True
         pipe = Pipeline(self.cfg.uri, backend=svc.backend, profile=svc.profile, decoder=svc.decoder,
                         analytics=self.analytics, sinks=(), source_options=options,
                         stats_interval=svc.config.logging.stats_interval_s)
@@ -107,6 +112,20 @@ class SourceRunner:
         if not self.join(timeout):
             log.warning("%s: the pipeline did not drain within %.1f s; closing it", self.name, timeout)
         self._close_pipeline(timeout=1.0)
+
+    @property
+    def down(self):
+        """True while the source delivers nothing: its pipeline failed (restart pending) or its camera
+        is not there (reconnecting)."""
+        pipe = self.pipeline
+        if pipe is None:
+            return self._thread is not None
+        return getattr(pipe.source, "connected", True) is False
+
+    @property
+    def settled(self):
+        """The first start is decided: a frame came, or the source is reported down."""
+        return self.frames > 0 or self.down or self.finished
 
     @property
     def alive(self):

@@ -32,6 +32,10 @@ class Sink(object):
         return {}
 
 
+class SinkClosing(Exception):
+    """Raised by ``deliver`` when the sink closes before the item could be delivered."""
+
+
 class ThreadedSink(Sink):
     """A sink whose ``handle`` only enqueues (bounded, oldest dropped) for a worker thread.
 
@@ -79,6 +83,8 @@ class ThreadedSink(Sink):
             try:
                 self.deliver(item)
                 self.sent += 1
+            except SinkClosing:
+                self.dropped += 1  # counted and reported by close()
             except Exception as e:
                 self.failed += 1
                 log.error("%s sink: %s", self.name, e)
@@ -89,12 +95,29 @@ class ThreadedSink(Sink):
         raise NotImplementedError
 
     def close(self, timeout=5.0):
+        """Deliver what can be delivered within ``timeout``; what is left is counted as dropped and
+        reported in one line (never silently)."""
         deadline = time.monotonic() + timeout
         while self._q.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.01)
+        dropped_before = self.dropped
         self._stop.set()
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+        self._thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
+        left = 0
+        while True:
+            try:
+                self._q.get_nowait()
+                left += 1
+            except queue.Empty:
+                break
+        self.dropped += left
+        lost = self.dropped - dropped_before
+        if lost:
+            log.error("%s sink: %d change(s) not delivered at close: lost (%s)", self.name, lost, self.describe_loss())
         self.closed()
+
+    def describe_loss(self):
+        return "closing"
 
     def closed(self):
         pass

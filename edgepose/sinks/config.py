@@ -44,7 +44,8 @@ class MqttSinkConfig(Strict):
     host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(1883, ge=1, le=65535)
     client_id: Optional[str] = Field(None, description="default: edgepose-<hostname>")
-    topic_prefix: str = Field("edgepose", min_length=1, pattern=r"^[^#+]+$")
+    topic_prefix: str = Field("edgepose", min_length=1, pattern=r"^[^#+\x00]+$", description="no + or # "
+                              "(MQTT wildcards)")
     username: Optional[str] = None
     password_env: str = Field("EDGEPOSE_MQTT_PASSWORD", description="environment variable with the password")
     password_credential: str = Field("mqtt_password", description="file name in $CREDENTIALS_DIRECTORY")
@@ -60,10 +61,12 @@ class MqttSinkConfig(Strict):
     queue_dir: Optional[str] = Field(None, description="on-disk queue folder (default: "
                                      "$STATE_DIRECTORY/mqtt-queue or ~/.cache/edgepose/mqtt-queue)")
     queue_max_messages: int = Field(10000, ge=10, le=10000000, description="oldest dropped beyond this")
+    max_inflight: int = Field(20, ge=1, le=1000, description="messages published and not yet acknowledged "
+                              "at a time")
     retry_unacked_s: float = Field(30.0, gt=0, le=3600, description="republish a message not acknowledged "
                                    "this long while connected")
     discovery: bool = Field(True, description="publish Home Assistant discovery configs")
-    discovery_prefix: str = Field("homeassistant", min_length=1)
+    discovery_prefix: str = Field("homeassistant", min_length=1, pattern=r"^[^#+\x00]+$")
     node_id: str = Field("edgepose", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     sources: List[str] = Field(default_factory=list, description="sources announced at start (others are "
                                "announced when they first send an event)")

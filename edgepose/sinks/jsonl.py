@@ -15,7 +15,8 @@ class JsonlSink(ThreadedSink):
         if not os.path.isdir(parent):
             raise SinkError("sinks.jsonl.path %s: folder %s does not exist" % (self.path, parent))
         self.fsync = config.fsync
-        self._f = io.open(self.path, "a", encoding="utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # who fell where: private
+        self._f = io.open(fd, "a", encoding="utf-8")
         super(JsonlSink, self).__init__(config.max_queue)
 
     def deliver(self, line):

@@ -27,7 +27,12 @@ class LogSink(Sink):
 
     def __init__(self, config):
         self.level = _LEVELS[config.level]
+        self.sent = 0
 
     def handle(self, change, frame=None):
         level = self.level if change.type == "new" else min(self.level, logging.INFO)
-        log.log(level, "%s", describe(change))
+        log.log(level, "%s", describe(change))  # logsetup never rate-limits this logger: alerts
+        self.sent += 1
+
+    def stats(self):
+        return {"sent": self.sent}

@@ -38,13 +38,14 @@ class SnapshotSink(Sink):
         self.cfg = config
         self.dir = os.path.abspath(config.dir)
         try:
-            os.makedirs(self.dir, exist_ok=True)
+            os.makedirs(self.dir, mode=0o700, exist_ok=True)
         except OSError as e:
             raise SinkError("sinks.snapshots.dir %s: cannot create it (%s)" % (self.dir, e.strerror or e))
         existing = sorted(f for f in os.listdir(self.dir) if f.endswith(".jpg"))
         self._files = deque(os.path.join(self.dir, f) for f in existing)
         self._paths = {}  # event id -> snapshot path, for updates and ends
         self.written = 0
+        self.failed = 0
 
     def handle(self, change, frame=None):
         """Write the snapshot of a 'new' change; returns the change with its snapshot path (None: no snapshot)."""
@@ -54,6 +55,7 @@ class SnapshotSink(Sink):
             try:
                 path = self._write(image, change.after, change.keypoints)
             except Exception as e:  # no snapshot: the change says so (has_snapshot false)
+                self.failed += 1
                 log.warning("snapshot for %s not written: %s", eid, e)
                 return None
             self._paths[eid] = path
@@ -84,7 +86,7 @@ class SnapshotSink(Sink):
             raise RuntimeError("JPEG encoding failed")
         name = "%s-%s-%s.jpg" % (_safe(ev.source), _safe(ev.label), _safe(ev.id or "event"))
         final = os.path.join(self.dir, name)
-        write_atomic(final, buf.tobytes(), makedirs=False)
+        write_atomic(final, buf.tobytes(), makedirs=False, perms=0o600)  # a picture of someone at home
         self.written += 1
         self._files.append(final)
         while len(self._files) > self.cfg.keep_max:
@@ -96,5 +98,5 @@ class SnapshotSink(Sink):
         return final
 
     def stats(self):
-        return {"written": self.written}
+        return {"sent": self.written, "failed": self.failed}
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["open_source", "Source", "ArraySource", "CaptureSpec", "LiveSource", "VideoFileSource", "ImageSource", "opencv_capture"]
 
-_LIVE_KEYS = ("retry_delay", "max_retry_delay", "max_retries", "wait_first", "capture_factory")
+_LIVE_KEYS = ("retry_delay", "max_retry_delay", "max_retries", "wait_first", "start_down", "capture_factory")
 _KNOWN = {
     "csi": {"width", "height", "fps", "flip", "capture_width", "capture_height"},
     "v4l2": {"width", "height", "fps"},

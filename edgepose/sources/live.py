@@ -20,15 +20,17 @@ log = logging.getLogger(__name__)
 class LiveSource(Source):
     """A camera or stream opened through ``capture_factory(spec)`` and read on its own thread.
 
-    ``spec``: the ``CaptureSpec`` to open. ``wait_first``: seconds to wait for the first open at
-    construction (a failure then raises ``SourceError`` so a wrong device is reported at once; pass
-    ``wait_first=None`` to start in reconnect mode instead, e.g. for a daemon at boot).
+    ``spec``: the ``CaptureSpec`` to open. ``wait_first``: seconds to keep trying the first open at
+    construction (0: one attempt, so a wrong device is reported at once); when it did not open by
+    then, ``SourceError`` is raised, or with ``start_down=True`` the source starts in reconnect
+    mode instead (``connected`` False, frames once the camera is there: a daemon at boot, where an
+    IP camera often comes up a minute after the Jetson). ``wait_first=None``: reconnect mode at once.
     """
 
     live = True
 
     def __init__(self, spec, name, uri=None, capture_factory=None, retry_delay=0.5, max_retry_delay=30.0,
-                 max_retries=None, read_timeout=None, wait_first=10.0):
+                 max_retries=None, read_timeout=None, wait_first=0.0, start_down=False):
         super().__init__(name, uri=uri)
         self.spec = spec
         self.factory = capture_factory or opencv_capture
@@ -44,12 +46,16 @@ class LiveSource(Source):
         self._cap = None
         self._index = 0
         if wait_first is not None:
-            self._cap = self._open_once()
-            if self._cap is None:
+            self._cap = self._open_within(float(wait_first))
+            if self._cap is None and not start_down:
                 raise SourceError("%s: cannot open it (check the device/URL, permissions and that no other "
                                   "program holds it)" % self.uri)
-            fps = float(self._cap.get(5) or 0.0)  # CAP_PROP_FPS
-            self.fps = fps if 0 < fps < 1000 else None
+            if self._cap is None:
+                log.warning("%s: not there at start (tried for %.0f s); starting anyway and reconnecting in the "
+                            "background", self.uri, float(wait_first))
+            else:
+                fps = float(self._cap.get(5) or 0.0)  # CAP_PROP_FPS
+                self.fps = fps if 0 < fps < 1000 else None
         self._thread = threading.Thread(target=self._run, name="edgepose-capture-%s" % name, daemon=True)
         self._thread.start()
 
@@ -65,6 +71,23 @@ class LiveSource(Source):
                 cap.release()
             return None
         return cap
+
+    def _open_within(self, seconds):
+        """Open, retrying with backoff for up to ``seconds`` (0: once); None when it never opened."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        delay = self.retry_delay
+        while True:
+            cap = self._open_once()
+            left = deadline - time.monotonic()
+            if cap is not None or left <= 0 or self._stop.is_set():
+                return cap
+            self._stop.wait(min(delay, left))
+            delay = min(delay * 2.0, self.max_retry_delay)
+
+    @property
+    def connected(self):
+        """True while the camera/stream is open (False while reconnecting)."""
+        return self._cap is not None
 
     def _reconnect(self):
         delay = self.retry_delay
@@ -107,7 +130,7 @@ class LiveSource(Source):
                     cap.release()
                 except Exception:
                     pass
-                cap = None
+                cap = self._cap = None
                 continue
             frame = Frame(image, time.time(), self._index, self.name)
             self._index += 1

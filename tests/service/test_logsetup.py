@@ -72,3 +72,29 @@ def test_parse_level():
 
     with pytest.raises(ValueError):
         parse_level("loud")
+
+
+def test_alert_lines_are_never_rate_limited():
+    """Each log-sink line is an alert of some source: after five a minute they must all still pass."""
+    f = RateLimitFilter(burst=5, period=60.0, clock=lambda: 0.0)
+    alerts = [record("%s", level=logging.WARNING, name="edgepose.events", args=("fall new cam%d" % i,))
+              for i in range(20)]
+    assert all(f.filter(r) for r in alerts)
+    assert sum(f.filter(record("camera lost")) for _ in range(20)) == 6  # others still are
+
+
+def test_rate_limited_block_for_commands_without_daemon_logging():
+    from edgepose.service.logsetup import rate_limited
+
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with rate_limited(burst=3, period=60.0):
+            for _ in range(100):
+                logging.getLogger("edgepose.sinks.x").warning("same warning")
+        logging.getLogger("edgepose.sinks.x").warning("same warning")  # the limit ends with the block
+    finally:
+        root.removeHandler(handler)
+    assert buf.getvalue().count("same warning") == 3 + 1 + 1

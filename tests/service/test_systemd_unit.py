@@ -113,3 +113,28 @@ def test_install_script_syntax_and_help():
 def test_csi_dropin_disables_private_tmp():
     u = parse_unit(os.path.join(ROOT, "systemd", "csi-camera.conf"))
     assert one(u, "Service", "PrivateTmp") == "no"
+
+
+def test_unit_bounds_resources_and_hardening():
+    u = parse_unit(UNIT)
+    assert int(one(u, "Service", "LimitNOFILE")) >= 2048  # the soak held 2000 idle connections under it
+    env = dict(v.split("=", 1) for v in u["Service"]["Environment"])
+    assert env["MALLOC_ARENA_MAX"] == "2"
+    assert one(u, "Service", "UMask") == "0077"
+    assert u["Service"]["SystemCallFilter"] == ["@system-service", "~@privileged"]
+    assert one(u, "Service", "SystemCallErrorNumber") == "EPERM"
+    for key, value in (("ProtectProc", "invisible"), ("RemoveIPC", "yes"), ("PrivateMounts", "yes")):
+        assert one(u, "Service", key) == value
+    assert "ProcSubset" not in u["Service"] and "MemoryDenyWriteExecute" not in u["Service"]  # see the unit
+
+
+def test_systemd_analyze_security_exposure(tmp_path):
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed here")
+    r = subprocess.run([tool, "security", "--offline=true", UNIT], capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    if "Overall exposure level" not in out:
+        pytest.skip("this systemd-analyze cannot score a unit file offline: %s" % out.strip()[:200])
+    level = float(out.split("Overall exposure level for edgepose.service:")[1].split()[0])
+    assert level <= 2.5, out[-2000:]

@@ -4,17 +4,20 @@ The broker is SIGKILLed while events are produced and restarted on the same port
 arrive exactly once (after de-duplication by id + type, QoS 1 being at-least-once) and in order.
 """
 import json
-import threading
+import logging
+import os
+import signal
 import time
 
 import pytest
 
 import helpers
-from mosquitto import Mosquitto, broker  # noqa: F401  (fixture)
+from mosquitto import Subscriber, broker  # noqa: F401  (fixture)
 
 mqtt = pytest.importorskip("paho.mqtt.client")
 
 from edgepose.sinks.config import MqttSinkConfig  # noqa: E402
+from edgepose.sinks.diskqueue import DiskQueue  # noqa: E402
 from edgepose.sinks.mqtt import MqttSink  # noqa: E402
 
 
@@ -22,51 +25,6 @@ def change(i, kind="new", source="cam1", label="fall"):
     return helpers.change(kind, id="ev%04d" % i, label=label, source=source, track_id=1, start_time=float(i),
                           detected_time=i + 0.5, score=0.9, box=[1, 2, 3, 4],
                           end_time=None if kind != "end" else i + 1.0)
-
-
-class Subscriber(object):
-    """Collects messages; re-subscribes after every reconnect; ``ready`` is set on each SUBACK."""
-
-    def __init__(self, port, topics=("edgepose/#",)):
-        self.messages = []
-        self.lock = threading.Lock()
-        self.ready = threading.Event()
-        self.topics = topics
-        c = self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-sub-%d" % port)
-        c.reconnect_delay_set(1, 1)
-        c.on_connect = self._on_connect
-        c.on_subscribe = lambda cl, ud, mid, rcs, props: self.ready.set()
-        c.on_message = self._on_message
-        c.on_disconnect = lambda *a: self.ready.clear()
-        c.connect_async("127.0.0.1", port, keepalive=5)
-        c.loop_start()
-        assert self.ready.wait(10), "test subscriber could not subscribe"
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties):
-        client.subscribe([(t, 1) for t in self.topics])
-
-    def _on_message(self, client, userdata, msg):
-        with self.lock:
-            self.messages.append((msg.topic, msg.payload.decode("utf-8"), msg.retain))
-
-    def on(self, topic):
-        with self.lock:
-            return [(p, r) for t, p, r in self.messages if t == topic]
-
-    def events(self):
-        return [json.loads(p) for p, _ in self.on("edgepose/events")]
-
-    def wait_for(self, pred, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.05)
-        return False
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def unique_in_order(events):
@@ -107,7 +65,7 @@ def test_broker_killed_while_producing_every_event_arrives_once_in_order(broker,
             "only %d of %d events arrived" % (len(unique_in_order(sub.events())), n)
         assert unique_in_order(sub.events()) == want  # every event, in order, once after de-dup
         assert sub.wait_for(lambda: len(sink.queue) == 0, 10), "messages left in the disk queue"
-        assert sink.stats()["acked"] >= n
+        assert sink.stats()["sent"] >= n
     finally:
         sink.close(2.0)
         sub.close()
@@ -121,7 +79,9 @@ def test_disk_queue_survives_a_restart_of_the_sink(broker, tmp_path):
     sink.handle(change(0, kind="end"))
     time.sleep(0.5)
     sink.close(0.5)  # broker down: everything stays on disk
-    assert len(list((tmp_path / "q").glob("*.msg"))) >= 6
+    left = DiskQueue(tmp_path / "q", fsync=False)
+    assert len(left) >= 6
+    left.close()
     broker.start()
     sub = Subscriber(broker.port)
     sink2 = MqttSink(sink_config(broker.port, tmp_path))
@@ -192,4 +152,173 @@ def test_graceful_close_publishes_offline_retained(broker, tmp_path):
         assert sub.wait_for(lambda: sub.on("edgepose/cam1/last_event"), 5)
         assert json.loads(sub.on("edgepose/cam1/last_event")[-1][0])["id"] == "ev0001"
     finally:
+        sub.close()
+
+
+# -- faults of issue 13 ---------------------------------------------------------------------------------
+def raw_keys(sub):
+    return [(e["after"]["id"], e["type"]) for e in sub.events()]
+
+
+def test_wildcards_in_a_source_name_never_stop_mqtt(broker, tmp_path):
+    """A recording's source 'a+b/#' used to make publish raise and kill the worker for good."""
+    sub = Subscriber(broker.port)
+    sink = MqttSink(sink_config(broker.port, tmp_path))
+    try:
+        sink.handle(change(1, source="a+b/#"))
+        sink.handle(change(2, source="cam1"))
+        assert sub.wait_for(lambda: len(sub.events()) >= 2, 10), sub.messages
+        assert [e["after"]["source"] for e in sub.events()] == ["a+b/#", "cam1"]  # the payload keeps the name
+        assert sub.wait_for(lambda: sub.on("edgepose/a_b__/last_event"), 5)  # one safe topic level
+        assert sink._thread.is_alive() and sink.stats()["failed"] == 0
+    finally:
+        sink.close(2.0)
+        sub.close()
+
+
+def test_a_refused_or_damaged_message_is_set_aside_and_the_queue_goes_on(broker, tmp_path):
+    from edgepose.sinks.mqtt_topics import record
+
+    broker.kill()
+    q = DiskQueue(tmp_path / "q", fsync=False)
+    q.put(record("edgepose/x/+/bad", "refused by paho"))  # written by an older version: a wildcard topic
+    q.put(b"{not json")
+    q.put(record("edgepose/ok", "fine"))
+    (tmp_path / "q" / "00000000000000000050.seg").write_bytes(b"garbage, not a segment")
+    q.close()
+    broker.start()
+    sub = Subscriber(broker.port, topics=("edgepose/#",))
+    sink = MqttSink(sink_config(broker.port, tmp_path))
+    try:
+        sink.handle(change(7))
+        assert sub.wait_for(lambda: sub.on("edgepose/ok") and sub.events(), 10)
+        assert sub.wait_for(lambda: len(sink.queue) == 0, 5)
+        assert sink.stats()["failed"] == 3 and sink._thread.is_alive()
+        rejected = sorted(p.name for p in (tmp_path / "q" / "rejected").iterdir())
+        assert len(rejected) == 3 and "00000000000000000050.seg" in rejected
+    finally:
+        sink.close(2.0)
+        sub.close()
+    sink2 = MqttSink(sink_config(broker.port, tmp_path))  # and nothing bad is left at the head
+    try:
+        assert sink2.stats()["failed"] == 0 and len(sink2.queue) == 0
+    finally:
+        sink2.close(1.0)
+
+
+def test_no_duplicates_without_a_fault(broker, tmp_path):
+    sub = Subscriber(broker.port)
+    sink = MqttSink(sink_config(broker.port, tmp_path, max_inflight=5))
+    try:
+        n = 300
+        for i in range(n):
+            sink.handle(change(i))
+            if i % 50 == 0:
+                time.sleep(0.02)
+        assert sub.wait_for(lambda: len(sub.events()) >= n, 30), len(sub.events())
+        time.sleep(0.5)
+        assert raw_keys(sub) == [("ev%04d" % i, "new") for i in range(n)]  # raw: no de-duplication
+        assert sink.stats()["sent"] == len([m for m in sub.messages if m[0] != "edgepose/available"])
+    finally:
+        sink.close(2.0)
+        sub.close()
+
+
+def test_stale_pubacks_never_remove_an_unacknowledged_message(broker, tmp_path):
+    """PUBACK ids that match nothing in flight (online, discovery, older ones) are ignored: a message
+    leaves the disk only on its own PUBACK (the broker is frozen, so none comes)."""
+    sub = Subscriber(broker.port)
+    sink = MqttSink(sink_config(broker.port, tmp_path, retry_unacked_s=60))
+    try:
+        assert sub.wait_for(lambda: sub.on("edgepose/available"), 10)
+        time.sleep(0.3)
+        next_mid = sink.client._last_mid + 1
+        for mid in range(next_mid, next_mid + 50):  # acks for the mids the next publishes will get
+            sink._on_publish(sink.client, None, mid, None, None)
+        os.kill(broker.proc.pid, signal.SIGSTOP)
+        try:
+            for i in range(5):
+                sink.handle(change(i))
+            assert sub.wait_for(lambda: sink._inbox.empty() and not sink._pending, 5)
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                assert len(sink.queue) >= 5 * 3  # events, last_event, alert of each, none removed
+                time.sleep(0.05)
+            assert sink.stats()["sent"] == 0
+        finally:
+            os.kill(broker.proc.pid, signal.SIGCONT)
+        assert sub.wait_for(lambda: len(sub.events()) >= 5, 10)
+        assert raw_keys(sub) == [("ev%04d" % i, "new") for i in range(5)]
+    finally:
+        sink.close(2.0)
+        sub.close()
+
+
+def test_burst_is_published_while_it_arrives_and_nothing_is_lost_at_close(broker, tmp_path):
+    """100 sources, changes faster than one fsync each: publishing starts at once; at close the rest is
+    spilled to disk and sent at the next start."""
+    sub = Subscriber(broker.port, topics=("edgepose/events",))
+    sink = MqttSink(sink_config(broker.port, tmp_path))
+    n = 3000
+    try:
+        t0 = time.monotonic()
+        seen_during = 0
+        for i in range(n):
+            sink.handle(change(i, source="cam%03d" % (i % 100)))
+            if i == n // 2:
+                time.sleep(0.3)
+                seen_during = len(sub.events())
+        assert time.monotonic() - t0 < 10
+        assert seen_during > 0, "nothing published while the burst arrived"
+    finally:
+        sink.close(0.2)  # far too short to deliver it all
+    left = len(sub.events())
+    sink2 = MqttSink(sink_config(broker.port, tmp_path))
+    try:
+        assert sub.wait_for(lambda: len(sub.events()) >= n, 60), "%d + %d of %d" % (left, len(sub.events()) - left, n)
+        time.sleep(0.3)
+        assert raw_keys(sub) == [("ev%04d" % i, "new") for i in range(n)]  # none lost, none twice, in order
+    finally:
+        sink2.close(2.0)
+        sub.close()
+
+
+def test_unreachable_broker_is_logged_once_then_rate_limited(tmp_path, caplog):
+    from mosquitto import free_port
+
+    sink = MqttSink(sink_config(free_port(), tmp_path, reconnect_min_s=1, reconnect_max_s=1))
+    try:
+        with caplog.at_level(logging.WARNING, logger="edgepose.sinks.mqtt"):
+            sink.handle(change(1))
+            time.sleep(3.5)
+        lines = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()
+                 or "still unreachable" in r.getMessage()]
+        assert len(lines) == 1 and "cannot connect" in lines[0] and "wait on disk" in lines[0], lines
+        assert sink._outage.attempts >= 2 and sink.stats()["connected"] is False
+    finally:
+        sink.close(0.3)
+
+
+def test_a_disk_that_refuses_writes_loses_nothing(broker, tmp_path, monkeypatch):
+    sub = Subscriber(broker.port)
+    sink = MqttSink(sink_config(broker.port, tmp_path))
+    real = sink.queue.put_many
+    state = {"fail": True}
+
+    def put_many(items):
+        if state["fail"]:
+            raise OSError(24, "Too many open files")
+        return real(items)
+
+    monkeypatch.setattr(sink.queue, "put_many", put_many)
+    try:
+        for i in range(10):
+            sink.handle(change(i))
+        time.sleep(1.0)
+        assert len(sub.events()) == 0 and len(sink._pending) >= 10
+        state["fail"] = False
+        assert sub.wait_for(lambda: len(sub.events()) >= 10, 10)
+        assert raw_keys(sub) == [("ev%04d" % i, "new") for i in range(10)]
+    finally:
+        sink.close(2.0)
         sub.close()

@@ -40,7 +40,7 @@ def test_disk_queue_is_bounded_dropping_the_oldest(tmp_path):
     for i in range(5):
         q.put(b"%d" % i)
     assert [d for _, d in q.peek(10)] == [b"2", b"3", b"4"]
-    assert q.dropped == 2 and len(list(tmp_path.glob("*.msg"))) == 3
+    assert q.dropped == 2 and len(list(tmp_path.glob("*.seg"))) == 3
 
 
 # -- jsonl / log --------------------------------------------------------------------------------------
@@ -165,12 +165,12 @@ def test_sink_set_replace_close_and_depths(tmp_path, monkeypatch):
     sinks.sinks[1].depth = None  # a sink that does not queue is not listed
     assert sinks.depths() == [("q", 3)]
 
-    def broken(cfg):
+    def broken(cfg, **kw):
         raise ValueError("cannot connect")
 
     monkeypatch.setattr(sinkset, "build_sinks", broken)
     assert sinks.replace(SinksConfig()) is False and sinks.depths() == [("q", 3)]  # the old sinks stay
-    monkeypatch.setattr(sinkset, "build_sinks", lambda cfg: [Queued(5)])
+    monkeypatch.setattr(sinkset, "build_sinks", lambda cfg, **kw: [Queued(5)])
     assert sinks.replace(SinksConfig()) is True and sinks.depths() == [("q", 5)]
     assert sinks.share(2.0) == 2.0
     sinks.close(2.0)
@@ -213,3 +213,31 @@ def test_mqtt_sink_waits_for_a_busy_queue_and_never_blocks(tmp_path):
         time.sleep(0.05)
     assert sink.queue is not None and len(sink.queue) >= 3  # 3 events + per-source state, on disk
     sink.close(0.5)
+
+
+def test_private_files_outside_systemd(tmp_path, monkeypatch):
+    """Snapshots, the event feed and the MQTT queue say who fell where: 0600 files, 0700 folders,
+    whatever the umask of a desktop session (0022)."""
+    import stat
+
+    cv2 = pytest.importorskip("cv2")  # noqa: F841
+    old = os.umask(0o022)
+    try:
+        feed = tmp_path / "events.jsonl"
+        sinks = SinkSet.from_config(SinksConfig(log={"enabled": False}, jsonl={"enabled": True, "path": str(feed)},
+                                                snapshots={"enabled": True, "dir": str(tmp_path / "snaps")}))
+        sinks.send([change(1)], frame=np.zeros((48, 64, 3), np.uint8))
+        sinks.close(2)
+        q = DiskQueue(tmp_path / "q", fsync=False)
+        q.put(b"x")
+        q.close()
+    finally:
+        os.umask(old)
+
+    def mode(p):
+        return stat.S_IMODE(os.stat(str(p)).st_mode)
+
+    snaps = list((tmp_path / "snaps").glob("*.jpg"))
+    assert len(snaps) == 1 and mode(snaps[0]) == 0o600 and mode(tmp_path / "snaps") == 0o700
+    assert mode(feed) == 0o600
+    assert mode(tmp_path / "q") == 0o700 and all(mode(p) == 0o600 for p in (tmp_path / "q").iterdir())

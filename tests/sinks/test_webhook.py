@@ -141,3 +141,57 @@ def test_label_filter(server_factory):
 def test_enabled_webhook_needs_a_url():
     with pytest.raises(Exception):
         WebhookSinkConfig(enabled=True, url="ftp://x")
+
+
+# -- issue 13: secrets, Basic auth, every loss counted ---------------------------------------------------
+def test_the_url_never_reaches_the_log_and_userinfo_is_basic_auth(server_factory, caplog):
+    import base64
+    import logging
+
+    from edgepose.sinks.webhook import masked_url
+
+    srv = server_factory(fail_first=2)
+    host_port = srv.url.split("//")[1].split("/")[0]
+    url = "http://ha:p%40ss@" + host_port + "/api/webhook/SECRET-ID?token=SECRET-TOKEN"
+    with caplog.at_level(logging.INFO, logger="edgepose.sinks.webhook"):
+        sink = WebhookSink(WebhookSinkConfig(enabled=True, url=url, backoff_initial_s=0.05))
+        sink.handle(change(1))
+        assert wait(lambda: len(srv.bodies) == 1)
+        sink.close(2)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "retry" in text and "delivered after 3 attempts" in text
+    assert "SECRET" not in text and "p@ss" not in text and "p%40ss" not in text and "ha:" not in text
+    assert srv.headers[0]["Authorization"] == "Basic " + base64.b64encode(b"ha:p@ss").decode()
+    assert masked_url(url) == "http://%s/…" % host_port
+
+
+def test_userinfo_and_a_token_together_are_refused(monkeypatch):
+    from edgepose.errors import SinkError
+
+    monkeypatch.setenv("EDGEPOSE_WEBHOOK_TOKEN", "t")
+    with pytest.raises(SinkError, match="use one of them"):
+        WebhookSink(WebhookSinkConfig(enabled=True, url="http://u:p@127.0.0.1:9/x"))
+
+
+def test_a_404_counts_every_change_as_failed(server_factory):
+    srv = server_factory(fail_first=1000, status=404)
+    sink = WebhookSink(WebhookSinkConfig(enabled=True, url=srv.url, backoff_initial_s=0.05))
+    for i in range(5):
+        sink.handle(change(i))
+    assert wait(lambda: sink.stats()["failed"] == 5)
+    assert sink.stats()["sent"] == 0
+    sink.close(1)
+
+
+def test_changes_left_at_close_are_counted_and_logged_with_their_number(caplog):
+    import logging
+
+    sink = WebhookSink(WebhookSinkConfig(enabled=True, url="http://127.0.0.1:9/none", backoff_initial_s=5,
+                                         timeout_s=0.2))
+    for i in range(30):
+        sink.handle(change(i))
+    with caplog.at_level(logging.ERROR):
+        sink.close(0.5)
+    assert sink.stats()["dropped"] == 30 and sink.stats()["sent"] == 0
+    lines = [r.getMessage() for r in caplog.records if "not delivered at close" in r.getMessage()]
+    assert len(lines) == 1 and "30 change(s)" in lines[0] and "/none" not in lines[0]
