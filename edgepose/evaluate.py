@@ -31,6 +31,7 @@ import numpy as np
 
 from . import deps
 from .errors import InputError
+from .progress import progress
 from .topology import COCO17, COCO17_FROM_BPNET, KEYPOINTS, NUM_KEYPOINTS, OKS_SIGMAS
 
 log = logging.getLogger(__name__)
@@ -291,8 +292,7 @@ def evaluate(coco, detections, max_dets=MAX_DETS):
     return evaluate_file_layout(coco, conv, max_dets=max_dets)
 
 
-def run_model(coco, images_dir, model, profile, threads=None, decode_overrides=None, progress_every=25,
-              limit=None):
+def run_model(coco, images_dir, model, profile, threads=None, decode_overrides=None, limit=None):
     """Run ``model`` over the images of ``coco``: returns the list of ``Detection``s (source pixels).
 
     Uses the same path as the runtime: ``preprocess`` -> ``open_backend`` -> ``PoseDecoder`` ->
@@ -314,7 +314,7 @@ def run_model(coco, images_dir, model, profile, threads=None, decode_overrides=N
     dets = []
     t0 = time.perf_counter()
     infer_s = 0.0
-    with backend:
+    with backend, progress(len(ids), "eval", unit="image", logger=log) as bar:
         for n, iid in enumerate(ids, 1):
             info = coco.images[iid]
             path = os.path.join(images_dir, info["file_name"])
@@ -330,9 +330,8 @@ def run_model(coco, images_dir, model, profile, threads=None, decode_overrides=N
                 kps = tf.to_source(person.keypoints)
                 kps[np.asarray(person.keypoints)[:, 2] <= 0, :2] = np.nan
                 dets.append(Detection(iid, kps, float(person.score)))
-            if progress_every and (n % progress_every == 0 or n == len(ids)):
-                log.info("eval: %d/%d images, %d people found, %.1f ms/image inference",
-                         n, len(ids), len(dets), 1000 * infer_s / n)
+            bar.set_postfix_str("%d people found, %.1f ms/image inference" % (len(dets), 1000 * infer_s / n))
+            bar.update()
     log.debug("eval: %.1f s in all", time.perf_counter() - t0)
     return dets
 
@@ -367,12 +366,19 @@ def coco_from_scenes(scenes, names=None):
     return data
 
 
+_SIZE_NAMES = {"AP_M": "32^2..96^2 px", "AP_L": "over 96^2 px"}
+
+
 def format_table(metrics):
     """The metrics as a printable table."""
     lines = ["%-22s %7s" % ("metric", "value")]
     for k in ("AP", "AP50", "AP75", "AP_M", "AP_L", "AR", "AR50", "AR75"):
         if k in metrics:
-            lines.append("%-22s %7.3f" % (k, metrics[k]))
+            if metrics[k] < 0:   # COCO's -1: no ground-truth person of that size to score
+                lines.append("%-22s %7s  (COCO's -1: no ground-truth person with area %s)"
+                             % (k, "-", _SIZE_NAMES.get(k, "of that size")))
+            else:
+                lines.append("%-22s %7.3f" % (k, metrics[k]))
     lines.append("%-22s %7d" % ("images", metrics.get("images", 0)))
     lines.append("%-22s %7d" % ("people (GT)", metrics.get("people", 0)))
     lines.append("%-22s %7d" % ("detections", metrics.get("detections", 0)))

@@ -3,7 +3,9 @@ import json
 import logging
 import os
 
+from ..atomic import write_atomic
 from ..errors import UsageError
+from ._common import check_outputs
 
 NAME = "eval"
 HELP = "measure a model's COCO keypoint AP (OKS) on an annotated image set (17- or 18-keypoint COCO file)"
@@ -27,7 +29,8 @@ def run(args):
 
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads %d: expected a positive number" % args.threads)
-    model, prof = resolve_model(args.model, profile=args.profile)
+    check_outputs(args, files=["json"])
+    model, prof = resolve_model(args.model, profile=args.profile, inputs=[args.images])
     coco = CocoKeypoints.load(args.coco)
     log.info("eval: %s on %s (%d images, %d keypoints per person, profile %s)",
              os.path.basename(model), args.coco, len(coco.images), coco.num_keypoints, prof.name)
@@ -39,9 +42,6 @@ def run(args):
     metrics.update(model=model, profile=prof.name, annotations=args.coco)
     print(format_table(metrics))
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(metrics, f, indent=2)
-        os.replace(tmp, args.json)
+        write_atomic(args.json, json.dumps(metrics, indent=2) + "\n")
         print("metrics written to %s" % args.json)
     return 0

@@ -7,11 +7,13 @@ centres at integers); v follows COCO (0 not labelled, x = y = 0; 1 occluded; 2 v
 import json
 import logging
 import os
-import time
 
 from .. import deps
 from ..atomic import write_atomic
+from ..errors import OutputError
+from ..progress import progress
 from ..topology import KEYPOINTS, SKELETON
+from .provenance import DATASET_DESCRIPTION
 from .scene import render_scene
 
 log = logging.getLogger(__name__)
@@ -48,18 +50,19 @@ def write_images(out_dir, count, seed, size=(288, 384), ext="jpg", **options):
 
     os.makedirs(out_dir, exist_ok=True)
     images, anns = [], []
-    t0 = time.time()
-    every = max(1, count // 10)
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in ("jpg", "jpeg") else []
-    for i in range(count):
-        scene = render_scene([int(seed), i], size=size, **options)
-        name = "%06d.%s" % (i, ext)
-        cv2.imwrite(os.path.join(out_dir, name), scene.image, params)
-        images.append({"id": i + 1, "file_name": name, "width": int(size[1]), "height": int(size[0])})
-        anns += scene_annotations(scene, i + 1, len(anns) + 1)
-        if (i + 1) % every == 0 or i + 1 == count:
-            log.info("rendered %d/%d images, %d people (%.1f s)", i + 1, count, len(anns), time.time() - t0)
-    coco = {"info": {"description": "edgepose synthetic people", "seed": int(seed), "count": int(count)},
+    with progress(count, "rendering images", unit="image", logger=log) as bar:
+        for i in range(count):
+            scene = render_scene([int(seed), i], size=size, **options)
+            name = "%06d.%s" % (i, ext)
+            path = os.path.join(out_dir, name)
+            if not cv2.imwrite(path, scene.image, params):
+                raise OutputError("%s: cannot write the image (check the folder and the free space)" % path)
+            images.append({"id": i + 1, "file_name": name, "width": int(size[1]), "height": int(size[0])})
+            anns += scene_annotations(scene, i + 1, len(anns) + 1)
+            bar.set_postfix_str("%d people" % len(anns))
+            bar.update()
+    coco = {"info": {"description": DATASET_DESCRIPTION, "seed": int(seed), "count": int(count)},
             "images": images, "annotations": anns, "categories": [coco_category()]}
     path = os.path.join(out_dir, "annotations.json")
     write_atomic(path, json.dumps(coco))
