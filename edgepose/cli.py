@@ -63,13 +63,11 @@ def build_parser():
 
 
 def _add_verbosity(parser, top):
-    """-v/-q on ``parser``; below the top level they default to "not given", so that ``edgepose -q
-    run X`` keeps the -q given before the sub-command."""
-    keep = {} if top else {"default": argparse.SUPPRESS}
-    parser.add_argument("-v", "--verbose", action="count", help="more log output (-vv: debug)",
-                        **(keep or {"default": 0}))
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors",
-                        **(keep or {"default": False}))
+    """-v/-q on ``parser``; below the top level they default to "not given" (SUPPRESS), so that
+    ``edgepose -q run X`` keeps the -q given before the sub-command."""
+    verbose, quiet = (0, False) if top else (argparse.SUPPRESS, argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="count", default=verbose, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=quiet, help="only warnings and errors")
 
 
 def _subparsers(parser):

@@ -88,6 +88,13 @@ def test_warning_on_a_video_that_edgepose_did_not_make(work, tmp_path):
     assert sum(WARNING in line for line in r.stderr.splitlines()) == 1, r.stderr
 
 
+def test_config_check_notes_the_bundled_model_on_a_camera(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("sources:\n  - {name: cam, uri: /dev/video0}\n")
+    r = ok(edgepose("config", "check", path))
+    assert "note: " + "the " + WARNING in r.stdout and "model.model" in r.stdout
+
+
 def test_serve_logs_the_warning_at_start(work):
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("INVOCATION_ID", None)

@@ -199,11 +199,12 @@ def run(args):
 
 
 def overhead_line(percent, noise=5.0):
-    """'loop overhead: 3.1%', with a word when it is within the run-to-run noise (a negative overhead
-    only means the loop was as fast as bare inference in this run)."""
+    """'loop overhead: 3.1%', with a word when the figure is within the run-to-run noise or negative (the
+    loop cannot be faster than bare inference: a negative figure means the load changed between them)."""
     line = "loop overhead: %.1f%%" % percent
-    if percent < 0:
-        return line + " (negative: within measurement noise, the loop cost nothing measurable in this run)"
+    if percent < -noise:
+        return line + (" (negative: bare inference and the loop ran under different load, so this run cannot "
+                       "measure the overhead; rerun on a quieter machine)")
     if percent < noise:
-        return line + " (within the few % of run-to-run noise on a shared machine)"
+        return line + " (within the few % of run-to-run noise: no measurable overhead)"
     return line

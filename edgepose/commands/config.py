@@ -54,6 +54,13 @@ def notes(cfg):
         path = getattr(cfg.model, key)
         if path and not os.path.isfile(path):
             out.append("model.%s %s does not exist here (fine if this file is for another machine)" % (key, path))
+    if not cfg.model.model and not cfg.model.engine:
+        from ..profiles.resolve import bundled_model_warning
+
+        warning = bundled_model_warning([s.uri for s in cfg.sources], fix="set model.model (e.g. a TAO "
+                                        "BodyPoseNet ONNX, profile tao-bpnet) or model.engine and model.profile")
+        if warning:
+            out.append(warning)
     if cfg.http.enabled and not is_loopback(cfg.http.host) and not resolve_token(token_file=cfg.http.token_file):
         out.append("http.host %s needs a token at start (EDGEPOSE_HTTP_TOKEN or credential http_token); "
                    "none is visible here" % cfg.http.host)

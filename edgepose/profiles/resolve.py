@@ -17,9 +17,13 @@ log = logging.getLogger(__name__)
 _warned = []
 
 
-def bundled_model_warning(inputs):
+CLI_FIX = "use --model YOUR.onnx (a TAO BodyPoseNet: --profile tao-bpnet) or --engine E.engine --profile P"
+
+
+def bundled_model_warning(inputs, fix=CLI_FIX):
     """The one-line warning for the bundled demo model run on ``inputs`` (URIs, paths), or None when
-    every input is synthetic (written by ``edgepose synth``) or there is no input to judge."""
+    every input is synthetic (written by ``edgepose synth``) or there is no input to judge. fix: how
+    to give a real model, in the words of where it is given (flags, config keys)."""
     from ..synth.provenance import is_synthetic
 
     real = [str(u) for u in inputs or () if isinstance(u, (str, os.PathLike)) and not is_synthetic(u)]
@@ -27,8 +31,7 @@ def bundled_model_warning(inputs):
         return None
     shown = real[0] if len(real) == 1 else "%s (and %d more)" % (real[0], len(real) - 1)
     return ("the bundled demo model knows only synthetic figures (edgepose synth): the people it finds in %s are "
-            "not real detections; use --model YOUR.onnx (a TAO BodyPoseNet: --profile tao-bpnet) or --engine "
-            "E.engine --profile P" % shown)
+            "not real detections; %s" % (shown, fix))
 
 
 def resolve_model(model=None, engine=None, profile=None, size=None, inputs=None):
