@@ -161,6 +161,18 @@ def test_config_messages_speak_plainly(tmp_path):
         assert "Value error" not in text and "(top level)" not in text and "Input should be" not in text
 
 
+def test_profile_messages_speak_plainly(tmp_path):
+    path = _yaml(tmp_path, "name: x\ninput: {name: a, layout: NHWC, color: RGB, scale: 1, offset: 0, size: [288], "
+                 "resize: letterbox}\noutputs: {layout: NHWC, heatmap: {name: h, stride: 8}, paf: {name: p, stride: 2}}\n"
+                 "limbs: [[neck, r_hip, 0, 1], [neck, foo, 2, 3], [neck, r_hip, 0, 1], [neck, l_hip, 2, 3]]\n"
+                 "decode: {}\n", "p.yaml")
+    r = edgepose("profile", "show", path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "p.yaml: input.size: too few items" in r.stderr and "limbs: limb 1: unknown keypoint 'foo'" in r.stderr
+    for bad in ("Value error", "Input should be", "[['neck'", "Field required"):
+        assert bad not in r.stderr, r.stderr
+
+
 # -- 4. one line instead of a traceback -------------------------------------------------------------
 @pytest.mark.parametrize("cmd, size", [
     (["infer", "x.jpg"], "abc"),

@@ -19,7 +19,11 @@ NAME = "run"
 HELP = "run pose estimation on a camera, stream, video file or images"
 DESCRIPTION = __doc__ + """
 sources: csi://0, /dev/video0 (or v4l2:///dev/video0), rtsp://host/path, clip.mp4, a folder of images or a
-glob ('frames/*.jpg'); camera options in the URI: /dev/video0?width=1280&height=720&fps=30
+glob ('frames/*.jpg'); options in the URI, quoted (the shell splits at &):
+'/dev/video0?width=1280&height=720&fps=30'. An unknown option or a bad value is one error line.
+
+exit status: 0 when frames were processed (a folder's unreadable images are skipped with a
+warning); 1 when no frame could be read or something failed; 2 for a usage or config mistake.
 """
 
 log = logging.getLogger(__name__)
@@ -33,7 +37,8 @@ def add_arguments(p):
     p.add_argument("--profile", help="model profile name or YAML (default: guessed from the model / engine sidecar)")
     p.add_argument("--size", type=size_type, help="network input HxW instead of the profile's, e.g. 224x320")
     p.add_argument("--record", metavar="POSES.jsonl", help="write one JSON line of poses per frame")
-    p.add_argument("--out", metavar="VIDEO.mp4", help="write an annotated video")
+    p.add_argument("--out", metavar="VIDEO.mp4", help="write an annotated video: skeletons, each tracked person's "
+                   "'#id posture', a red box and banner while a fall or long lie is open")
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--realtime", action="store_true", help="read files at their real frame rate")
