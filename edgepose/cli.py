@@ -5,11 +5,18 @@ Sub-commands are the modules of ``edgepose.commands``; each defines ``NAME``, ``
 missing optional library) still shows in ``--help`` with the reason, so the rest keeps working.
 
 One error boundary: an ``EdgeposeError`` is printed as one line, ``edgepose: error: ...``, and the
-exit code is the error's (2 usage/config, 1 otherwise); any other exception keeps its traceback.
+exit code is the error's (2 usage/config, 1 otherwise); so is an ``OSError`` that names a file (a
+folder that cannot be written, a full disk). Output piped into a program that stops reading (``|
+head``) ends quietly with exit 141, as a shell tool killed by SIGPIPE would. Any other exception
+keeps its traceback.
+
+``-v``/``-q`` are accepted before or after the sub-command (``edgepose -q run ...`` and ``edgepose run
+... -q`` are the same).
 """
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 
@@ -39,8 +46,7 @@ def build_parser():
         description="BodyPoseNet pose estimation on Jetson (TensorRT or ONNX Runtime), with fall and posture alerts.",
     )
     parser.add_argument("--version", action="version", version="edgepose " + __version__)
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _add_verbosity(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, mod, err in _command_modules():
         if mod is None:
@@ -51,7 +57,28 @@ def build_parser():
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(func=mod.run)
+    for p in _subparsers(parser):
+        _add_verbosity(p, top=False)
     return parser
+
+
+def _add_verbosity(parser, top):
+    """-v/-q on ``parser``; below the top level they default to "not given" (SUPPRESS), so that
+    ``edgepose -q run X`` keeps the -q given before the sub-command."""
+    verbose, quiet = (0, False) if top else (argparse.SUPPRESS, argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="count", default=verbose, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=quiet, help="only warnings and errors")
+
+
+def _subparsers(parser):
+    """Every parser below ``parser`` (sub-commands and their own actions, e.g. ``synth clip``)."""
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                out.append(child)
+                out.extend(_subparsers(child))
+    return out
 
 
 def _unavailable(name, err):
@@ -69,6 +96,31 @@ def setup_logging(verbose=0, quiet=False):
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(level)
+    return level
+
+
+def _error(message, code):
+    for line in str(message).splitlines() or [message]:
+        print("edgepose: error: %s" % line, file=sys.stderr)
+    return code
+
+
+def _os_error_line(e):
+    """'PATH: No space left on device' for an OSError that names a file, else None."""
+    if getattr(e, "filename", None) is None:
+        return None
+    return "%s: %s" % (e.filename, e.strerror or e)
+
+
+def _quiet_broken_pipe():
+    """stdout's reader went away (``| head``): point stdout at /dev/null so the interpreter's final
+    flush does not complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 141
 
 
 def main(argv=None):
@@ -78,13 +130,21 @@ def main(argv=None):
         parser.print_help()
         return 2
     setup_logging(args.verbose, args.quiet)
+    log.debug("edgepose %s, Python %s: %s", __version__, sys.version.split()[0],
+              " ".join(sys.argv[1:] if argv is None else argv))
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
     except EdgeposeError as e:
-        lines = str(e).splitlines() or [type(e).__name__]
-        for line in lines:
-            print("edgepose: error: %s" % line, file=sys.stderr)
-        return e.exit_code
+        return _error(str(e) or type(e).__name__, e.exit_code)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except OSError as e:
+        line = _os_error_line(e)
+        if line is None:
+            raise
+        return _error(line, 1)
     except KeyboardInterrupt:
         print("edgepose: interrupted", file=sys.stderr)
         return 130

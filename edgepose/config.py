@@ -38,7 +38,7 @@ class SourceConfig(Strict):
     uri: str = Field(..., min_length=1, description="csi://0, /dev/video0, rtsp://..., a video file or an "
                      "image folder")
     options: Dict[str, Union[bool, int, float, str]] = Field(
-        default_factory=dict, description="source options: width, height, fps (cameras); latency, codec "
+        default_factory=dict, validate_default=True, description="source options: width, height, fps (cameras); latency, codec "
         "(streams); loop, realtime (files); retry_delay, max_retry_delay, wait_first (live sources)")
     zones: List[ZoneConfig] = Field(default_factory=list, description="zones of this camera's image (in its "
                                     "pixels), added to analytics.zones")
@@ -48,6 +48,22 @@ class SourceConfig(Strict):
     def _plain_name(cls, v):
         if not re.match(NAME_RE, v):
             raise ValueError("use letters, digits, '_', '.' and '-' only (no spaces), starting with a letter or digit")
+        return v
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, v, info):
+        from .sources import options as table
+
+        uri = info.data.get("uri")
+        if uri is None:
+            return v
+        base, query = table.split_query(uri)
+        merged = dict(query)
+        merged.update({k: table.convert(x) for k, x in v.items()})
+        problems = table.option_problems(table.kind_from_uri(base), merged)
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     @model_validator(mode="after")
@@ -211,6 +227,18 @@ def load_config(path=None, overrides=None):
         raise ConfigError("%s: sources: missing: give at least one source (or `edgepose serve --source URI`)"
                           % where)
     return validate(Config, data, where)
+
+
+def check_config_file(path):
+    """``("service", Config)`` for a service config, or ``("analytics", ReplayConfig)`` for a file with
+    only ``analytics:``/``sinks:`` sections (what ``run --config`` and ``replay --config`` take).
+    Raises ``ConfigError`` listing every bad key, like ``load_config``."""
+    data = load_yaml(path)
+    if "sources" not in data and data and set(data) <= {"analytics", "sinks"}:
+        from .replay import ReplayConfig
+
+        return "analytics", validate(ReplayConfig, data, os.fspath(path))
+    return "service", load_config(path)
 
 
 def parse_config_text(text, where="<config>"):

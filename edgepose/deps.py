@@ -42,12 +42,31 @@ LIBRARIES = {
     "onnxruntime": Library("onnxruntime", "ONNX Runtime", "pip install onnxruntime"),
     "paho": Library("paho.mqtt.client", "paho-mqtt 2.x", "pip install 'paho-mqtt>=2.0'"),
     "scipy": Library("scipy.optimize", "SciPy", "pip install scipy"),
+    "tqdm": Library("tqdm", "tqdm", "pip install tqdm (progress bars; without it long jobs log plain lines)"),
 }
 
 
 def _reason(exc):
     text = str(exc).splitlines()[0] if str(exc) else ""
     return text or type(exc).__name__
+
+
+# OpenCV and its FFMPEG print "[ WARN:0@0.1] ..." / "[mov,mp4 @ 0x...] moov atom not found" on stderr
+# beside edgepose's own one-line errors, which already say what failed. Quiet them unless debug
+# output is asked for (-vv); a value the user set in the environment wins.
+_QUIET_ENV = {"cv2": {"OPENCV_LOG_LEVEL": "ERROR", "OPENCV_FFMPEG_LOGLEVEL": "-8"}}
+
+
+def _quiet(name):
+    import logging
+    import os
+    import sys
+
+    env = _QUIET_ENV.get(name)
+    if env and LIBRARIES[name].module not in sys.modules and \
+            not logging.getLogger("edgepose").isEnabledFor(logging.DEBUG):
+        for key, value in env.items():
+            os.environ.setdefault(key, value)
 
 
 def load(name, purpose, module=None):
@@ -60,6 +79,7 @@ def load(name, purpose, module=None):
     target = module or lib.module
     if target.split(".")[0] != lib.module.split(".")[0]:
         raise ValueError("deps.load(%r): %r is not part of %s" % (name, target, lib.what))
+    _quiet(name)
     try:
         return importlib.import_module(target)
     except Exception as e:  # ImportError, and OSError/RuntimeError from a library without its driver

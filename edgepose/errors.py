@@ -36,6 +36,10 @@ class InputError(EdgeposeError):
     """Bad input data: an unreadable image, maps of the wrong shape, NaN/Inf values."""
 
 
+class OutputError(EdgeposeError):
+    """An output file or folder that cannot be written (checked before the work starts)."""
+
+
 class SourceError(EdgeposeError):
     """A camera, stream, file or directory that cannot be opened or read."""
 

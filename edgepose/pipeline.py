@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-from .errors import EdgeposeError, ProfileError, UsageError
+from .errors import EdgeposeError, ProfileError
 from .sinks.sinkset import SinkSet
 from .stats import PipelineStats, default_threads, limit_blas_threads
-from .types import Frame, Person
+from .types import Frame, Person, TrackInfo
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,32 @@ _END = object()
 
 @dataclass
 class FrameResult:
-    """One processed frame: people in source-image pixels, analytics events, per-stage seconds."""
+    """One processed frame: people in source-image pixels, analytics events, per-stage seconds, and
+    (with analytics) the tracked people seen on this frame (``TrackInfo``: id, posture, open alerts)."""
 
     frame: Frame
     people: List[Person]
     events: List[Any] = field(default_factory=list)
     timings: Dict[str, float] = field(default_factory=dict)
     transform: Any = None
+    tracks: List[TrackInfo] = field(default_factory=list)
+
+
+def track_infos(analytics):
+    """``TrackInfo`` of the tracks ``analytics`` matched on its last frame (an object without
+    ``tracks``, e.g. a custom analytics, gives [])."""
+    tracks = getattr(analytics, "tracks", None) or ()
+    manager = getattr(analytics, "events", None)
+    open_ids = getattr(manager, "open_events", None)
+    out = []
+    for tr in tracks:
+        if not getattr(tr, "matched", True):
+            continue
+        labels = getattr(tr, "events", {}) or {}
+        alerts = tuple(sorted(label for label, eid in labels.items() if open_ids is None or eid in open_ids))
+        out.append(TrackInfo(tr.track_id, tr.box(), getattr(tr, "posture", "unknown"), alerts,
+                             tr.keypoints.copy()))
+    return out
 
 
 class _Item:
@@ -56,10 +75,12 @@ class Pipeline:
     """The pose loop. See the module doc.
 
     source: a ``Source`` or a URI for ``open_source`` (``source_options`` go to it, plus realtime/loop).
-    model / engine: an .onnx or TensorRT engine path (or pass an opened ``backend``).
+    model / engine: an .onnx or TensorRT engine path (or pass an opened ``backend``); none of them:
+    the bundled demo model (synthetic figures only: a warning says so for any other source).
     profile: profile name/path/object (guessed from an ONNX model when None). size: (H, W) network
-    input instead of the profile's. analytics: an object with ``update(t, people, frame_size)`` or a
-    factory ``f(source_name) -> object``. sinks: a ``SinkSet``, or sink objects
+    input instead of the profile's. analytics: an object with ``update(t, people, frame_size)``, a
+    class made with ``cls(source=name)`` (``analytics=Analyzer``: default thresholds), or a factory
+    ``f(source_name) -> object``. sinks: a ``SinkSet``, or sink objects
     (``handle(change, frame=None)``, ``close(timeout)``) to put in one. decoder: an object with ``decode(outputs) -> List[Person]`` (default
     ``edgepose.decode.PoseDecoder(profile)``). on_result: callback(FrameResult) called by the
     consumer for each result. max_frames: stop after this many frames. queue_size: depth of the
@@ -76,11 +97,9 @@ class Pipeline:
         from .sources import open_source
 
         if backend is None:
-            if model is None and engine is None:
-                raise UsageError("Pipeline: give model= (an .onnx), engine= (a TensorRT engine) or backend=")
             from .backends import open_backend
 
-            path, self.profile = resolve_model(model, engine, profile, size)
+            path, self.profile = resolve_model(model, engine, profile, size, inputs=[source])
             backend = open_backend(path, profile=self.profile, threads=default_threads(threads))
         elif profile is None:
             raise ProfileError("Pipeline: pass profile= together with backend=")
@@ -100,8 +119,10 @@ class Pipeline:
         if loop:
             opts["loop"] = True
         self.source = open_source(source, **opts)
-        if analytics is not None and not hasattr(analytics, "update"):
-            analytics = analytics(self.source.name)
+        if isinstance(analytics, type):             # a class such as Analyzer: its defaults, this source
+            analytics = analytics(source=self.source.name)
+        elif analytics is not None and not hasattr(analytics, "update"):
+            analytics = analytics(self.source.name)   # a factory: f(source name) -> analytics
         self.analytics = analytics
         self.sinks = sinks if isinstance(sinks, SinkSet) else SinkSet(sinks or ())
         self.on_result = [on_result] if callable(on_result) else list(on_result or ())
@@ -372,10 +393,11 @@ class Pipeline:
         people = [Person(tf.to_source(p.keypoints), p.score, p.track_id) for p in found]
         t1 = time.monotonic()
         item.timings["decode"] = t1 - t
-        events = []
+        events, tracks = [], []
         if self.analytics is not None:
             frame = item.frame
             events = list(self.analytics.update(frame.t, people, (frame.height, frame.width)) or ())
+            tracks = track_infos(self.analytics)
             t2 = time.monotonic()
             item.timings["analytics"] = t2 - t1
             if self.sinks and events:
@@ -388,4 +410,4 @@ class Pipeline:
         if self.stats_interval and done - self._last_log >= self.stats_interval:
             self._last_log = done
             log.info("%s", self.stats.log_line())
-        return FrameResult(item.frame, people, events, item.timings, tf)
+        return FrameResult(item.frame, people, events, item.timings, tf, tracks)

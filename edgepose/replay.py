@@ -65,6 +65,17 @@ def _person(obj):
 _MISSING = (float("nan"), float("nan"), 0.0)
 
 
+def _text_lines(f, path):
+    """The lines of ``f``; a file that is not UTF-8 text (a video given by mistake) is one clear error."""
+    lineno = 0
+    try:
+        for lineno, line in enumerate(f, 1):
+            yield line
+    except UnicodeDecodeError:
+        raise InputError("%s:%d: not a pose recording (binary data, not JSON lines): give the file written by "
+                         "`edgepose run SOURCE --record poses.jsonl`" % (path, lineno + 1))
+
+
 class ReplayStats(object):
     def __init__(self):
         self.frames = 0
@@ -106,7 +117,7 @@ def replay(path, analytics_for=None, sinks_config=None, events_path=None, sinks=
 
     try:
         with rate_limited(), io.open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
+            for lineno, line in enumerate(_text_lines(f, path), 1):
                 if not line.strip():
                     continue
                 try:

@@ -1,11 +1,12 @@
 """The small typed values that travel between the boxes of the flow.
 
-``Frame`` (source -> preprocess), ``Person`` (decode -> analytics). Keypoints are always a float
+``Frame`` (source -> preprocess), ``Person`` (decode -> analytics), ``TrackInfo`` (analytics ->
+overlays: who is who on a frame, in which posture, with which alert). Keypoints are always a float
 array of shape ``(18, 3)``: x, y, score, in BodyPoseNet keypoint order; a missing keypoint has
 x = y = NaN and score 0.
 """
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -90,6 +91,22 @@ class Person:
             dtype=np.float32,
         )
         return cls(kps, float(obj.get("score", 0.0)), obj.get("track_id"))
+
+
+@dataclass
+class TrackInfo:
+    """One tracked person as seen on one frame, for overlays and viewers.
+
+    track_id: the tracker's stable id. box: (x0, y0, x1, y1) in source-image pixels, or None.
+    posture: standing / sitting / lying / unknown. alerts: labels of the person's open events
+    (fall, long_lie, bad_posture), sorted. keypoints: (18, 3) smoothed x, y, score.
+    """
+
+    track_id: int
+    box: Optional[Tuple[float, float, float, float]]
+    posture: str = "unknown"
+    alerts: Tuple[str, ...] = ()
+    keypoints: Optional[np.ndarray] = None
 
 
 def people_to_json(people: List[Person]):

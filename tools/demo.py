@@ -5,7 +5,8 @@
    posture, fall detection, alert sinks (event feed JSONL, snapshots, log), on the same code path a
    Jetson uses with a TensorRT engine.
 3. Prints people per second of video against the ground truth, and each alert with its delay after
-   the impact; writes an annotated video, the pose recording, the event feed and a JSON summary.
+   the impact; writes an annotated video (each tracked person's id and posture, a red box and banner
+   while a fall or long lie is open), the pose recording, the event feed and a JSON summary.
 
     python tools/demo.py --out demo-output [--scenario mixed] [--seed 7] [--model M.onnx --profile P]
 """
@@ -19,11 +20,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from edgepose import deps  # noqa: E402
 from edgepose.analytics import Analyzer, AnalyticsConfig  # noqa: E402
 from edgepose.analytics.scoring import match_falls  # noqa: E402
 from edgepose.profiles import resolve_model  # noqa: E402
-from edgepose.draw import draw_people  # noqa: E402
 from edgepose.errors import EdgeposeError  # noqa: E402
 from edgepose.pipeline import Pipeline  # noqa: E402
 from edgepose.recording import RecordingWriter  # noqa: E402
@@ -32,15 +31,6 @@ from edgepose.sinks.video import VideoWriterSink  # noqa: E402
 from edgepose.synth import generate_sequence, write_clip  # noqa: E402
 
 log = logging.getLogger("demo")
-
-
-def _banner(image, text, color):
-    cv2 = deps.load("cv2", "tools/demo.py")
-    h, w = image.shape[:2]
-    scale = max(0.5, w / 900.0)
-    cv2.rectangle(image, (0, 0), (w, int(34 * scale)), color, -1)
-    cv2.putText(image, text, (8, int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.8, (255, 255, 255),
-                max(1, int(2 * scale)), cv2.LINE_AA)
 
 
 def main(argv=None):
@@ -111,7 +101,7 @@ def run(args):
             pass
 
     sinks = SinkSet(build_sinks(scfg) + [_Collect()])
-    video = VideoWriterSink(os.path.join(out, "annotated.mp4"), fps=seq.fps, draw=False)
+    video = VideoWriterSink(os.path.join(out, "annotated.mp4"), fps=seq.fps)
     recorder = RecordingWriter(os.path.join(out, "poses.jsonl"))
     counts = []
     pipe = Pipeline(clip, model=model, profile=profile, analytics=lambda src: Analyzer(acfg, src), sinks=sinks,
@@ -122,10 +112,7 @@ def run(args):
                 t0[0] = r.frame.t - r.frame.index / seq.fps
             recorder.write(r)
             counts.append(len(r.people))
-            image = draw_people(r.frame.image.copy(), r.people)
-            if active:
-                _banner(image, "ALERT: " + ", ".join(sorted(set(active.values()))).upper(), (0, 0, 200))
-            video.write_image(image)
+            video.write(r, set(active.values()))   # skeletons, "#id posture" per person, the alert banner
     finally:
         pipe.close()
         sinks.close(5.0)

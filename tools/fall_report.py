@@ -9,6 +9,10 @@ detector (keypoint jitter in body heights, keypoint dropout, dropped frames) and
 ``edgepose.analytics.Analyzer`` with the default config. A fall counts as detected when the alert
 is raised within 2 s of the impact; falls whose person is out of the picture after the impact
 (torso not in the ground truth) are counted apart ("out of view"), no pose detector can see them.
+
+Exit status: 0 when every fall is detected and there is no false alarm, 1 otherwise (a gate for
+scripts: today the slow ``slide_wall`` slump is a known miss, so the full report exits 1 and says
+why on its last line); ``--bench`` always exits 0.
 """
 import argparse
 import os
@@ -65,7 +69,11 @@ def report(args):
     print("| **all** | | %d | %d | %.0f%% | %d | %s | |" % (
         tot["falls"], tot["detected"], 100.0 * tot["detected"] / max(tot["falls"], 1), tot["fa"],
         "%.2f / %.2f" % (np.mean(d), np.max(d)) if d else "-"))
-    return 0 if tot["detected"] == tot["falls"] and tot["fa"] == 0 else 1
+    if tot["detected"] == tot["falls"] and tot["fa"] == 0:
+        return 0
+    print("exit status 1: %d of %d falls missed, %d false alarm(s) (see the table)"
+          % (tot["falls"] - tot["detected"], tot["falls"], tot["fa"]))
+    return 1
 
 
 def bench(args):

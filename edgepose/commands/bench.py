@@ -4,14 +4,15 @@ Measures the same model on the same frames twice: bare inference (``backend.infe
 preprocessed tensors, nothing else) and the whole loop (capture, preprocess, infer, decode in their
 threads). ``loop overhead`` is how much longer a frame takes through the loop than through bare
 inference, in % of the inference time. Also reports RSS before and after the loop (a long run with
-``--frames 100000`` and a small ``--size`` shows whether memory grows).
+``--frames 100000`` and a small ``--size`` shows whether memory grows). The overhead is a difference of
+two timings: on a loaded machine it varies by a few % from run to run and can come out negative.
 """
 import json
 import logging
 import time
 
 from ..errors import UsageError
-from ._common import parse_size
+from ._common import size_type
 
 NAME = "bench"
 HELP = "benchmark the loop: per-stage latency, throughput, overhead over bare inference, RSS"
@@ -27,7 +28,7 @@ def add_arguments(p):
     g.add_argument("--model", help="ONNX model (default: the bundled demo model)")
     g.add_argument("--engine", help="TensorRT engine")
     p.add_argument("--profile", help="model profile (default: guessed)")
-    p.add_argument("--size", help="network input HxW instead of the profile's")
+    p.add_argument("--size", type=size_type, help="network input HxW instead of the profile's")
     p.add_argument("--frames", type=int, default=200, help="frames through the loop (default 200)")
     p.add_argument("--bare-frames", type=int, default=300,
                    help="frames of bare inference (at most --frames; default 300)")
@@ -164,7 +165,8 @@ def run(args):
         raise UsageError("give a SOURCE or --synthetic (one of them)")
     if args.frames < 2:
         raise UsageError("--frames must be at least 2")
-    path, profile = resolve_model(args.model, args.engine, args.profile, parse_size(args.size) if args.size else None)
+    path, profile = resolve_model(args.model, args.engine, args.profile, args.size,
+                                  inputs=[args.source] if args.source else None)
     distinct = max(1, min(args.distinct, args.frames))
     if args.synthetic:
         images, note = synthetic_images(distinct)
@@ -192,5 +194,17 @@ def run(args):
           % (res["rss_before_mb"], res["rss_after_warmup_mb"], res["rss_after_mb"], res["rss_growth_mb"]))
     if res["frames"] >= 10000:
         print("rss during the loop (frame: MB): %s" % ", ".join("%d: %.1f" % fm for fm in res["rss_trace_mb"]))
-    print("loop overhead: %.1f%%" % res["loop_overhead_percent"])
+    print(overhead_line(res["loop_overhead_percent"]))
     return 0
+
+
+def overhead_line(percent, noise=5.0):
+    """'loop overhead: 3.1%', with a word when the figure is within the run-to-run noise or negative (the
+    loop cannot be faster than bare inference: a negative figure means the load changed between them)."""
+    line = "loop overhead: %.1f%%" % percent
+    if percent < -noise:
+        return line + (" (negative: bare inference and the loop ran under different load, so this run cannot "
+                       "measure the overhead; rerun on a quieter machine)")
+    if percent < noise:
+        return line + " (within the few % of run-to-run noise: no measurable overhead)"
+    return line

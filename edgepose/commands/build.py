@@ -1,7 +1,7 @@
 """``edgepose build MODEL.onnx --profile P --precision ...``: a TensorRT engine + JSON sidecar."""
 import sys
 
-from ._common import parse_size
+from ._common import check_outputs, size_type
 
 NAME = "build"
 HELP = "build a TensorRT engine (fp32/fp16/int8/best) from an ONNX model, with a JSON sidecar"
@@ -28,7 +28,7 @@ def add_arguments(p):
     p.add_argument("--calib-cache", metavar="FILE", help="calibration cache: read if it exists, written after")
     p.add_argument("--calib-count", type=int, metavar="N", help="use at most N calibration images")
     p.add_argument("--batch", help="N or dynamic:MIN,OPT,MAX (default: the ONNX's batch, or 1)")
-    p.add_argument("--size", type=parse_size, help="expected input HxW (checked; change it with `edgepose prepare`)")
+    p.add_argument("--size", type=size_type, help="expected input HxW (checked; change it with `edgepose prepare`)")
     p.add_argument("--workspace", type=int, default=1024, metavar="MiB", help="builder workspace (default 1024)")
     p.add_argument("--dla", type=int, metavar="CORE", help="build for DLA core CORE (Jetson Xavier/Orin)")
     p.add_argument("--gpu-fallback", action="store_true", help="with --dla: run unsupported layers on the GPU")
@@ -40,6 +40,7 @@ def run(args):
     from ..engine.builder import BuildOptions, build_engine
     from ..onnxprep import parse_batch
 
+    check_outputs(args, files=["calib_cache", "timing_cache"], folders=["out"])
     argv = sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "build" else _reconstruct(args)
     opts = BuildOptions(precision=args.precision, batch=parse_batch(args.batch), size=args.size, calib=args.calib,
                         calib_cache=args.calib_cache, calib_count=args.calib_count, workspace_mib=args.workspace,

@@ -28,6 +28,9 @@ def run(args):
     if getattr(args, "calib_command", None) != "collect":
         raise UsageError("edgepose calib: give an action, e.g. `edgepose calib collect SOURCE --out DIR`")
     from ..engine.calibset import collect
+    from ._common import check_outputs
+
+    check_outputs(args, folders=["out"])
 
     rep = collect(args.source, args.out, args.count, every=args.every, min_diff=args.min_diff)
     print("wrote %d image(s) to %s (%d frames read, %d near-duplicates skipped)"

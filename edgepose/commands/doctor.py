@@ -1,5 +1,6 @@
 """``edgepose doctor``: what this machine has (TensorRT, CUDA, pycuda, DLA, OpenCV, cameras) and can do."""
 import glob
+import json
 import logging
 import os
 import platform
@@ -19,6 +20,8 @@ def add_arguments(p):
     p.add_argument("--selftest", action="store_true",
                    help="run the device self-test instead (as tools/device_check.py): one PASS/FAIL/SKIP line per "
                         "item, exit 1 on any FAIL")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (versions, devices, cameras, what works here, the report lines)")
     from ..selftest import add_arguments as selftest_arguments
 
     selftest_arguments(p.add_argument_group("self-test options (with --selftest)"))
@@ -190,8 +193,16 @@ def diagnose():
         can.append("read " + ", ".join(src))
     lines.append("so this machine can:")
     lines += ["  - " + s for s in can]
-    return lines, {"tensorrt": t["version"], "cuda": c["ok"], "cuda_library": c["library"], "dla_cores": dla, "gstreamer": o.get("gstreamer", False),
-                   "cameras": cams["cameras"]}
+    return lines, {"system": platform.system(), "machine": platform.machine(),
+                   "python": platform.python_version(), "edgepose": _pkg_version("edgepose"),
+                   "tensorrt": t["version"], "cuda": c["ok"], "cuda_library": c["library"],
+                   "gpus": c.get("devices", []), "dla_cores": dla,
+                   "opencv": getattr(deps.optional("cv2"), "__version__", None) if o["ok"] else None,
+                   "gstreamer": o.get("gstreamer", False), "v4l2": o.get("v4l2", False),
+                   "ffmpeg": o.get("ffmpeg", False), "cameras": cams["cameras"],
+                   "onnxruntime": ort.__version__ if have_ort else None,
+                   "onnxruntime_providers": ort.get_available_providers() if have_ort else [],
+                   "can": can}
 
 
 def run(args):
@@ -199,6 +210,10 @@ def run(args):
         from ..selftest import run as selftest
 
         return selftest(args)
-    lines, _ = diagnose()
+    lines, summary = diagnose()
+    if args.json:
+        summary["report"] = lines
+        print(json.dumps(summary, indent=1))
+        return 0
     print("\n".join(lines))
     return 0

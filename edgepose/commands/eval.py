@@ -7,7 +7,9 @@ import json
 import logging
 import os
 
+from ..atomic import write_atomic
 from ..errors import UsageError
+from ._common import check_outputs
 
 NAME = "eval"
 HELP = "measure a model's COCO keypoint AP (OKS) on an annotated image set (17- or 18-keypoint COCO file)"
@@ -55,7 +57,8 @@ def run(args):
     if not args.images and not args.oracle_only:
         raise UsageError("edgepose eval: --images DIR is required (the folder of the annotation file's images), "
                          "unless --oracle-only")
-    model, prof = resolve_model(args.model, profile=args.profile)
+    check_outputs(args, files=["json"])
+    model, prof = resolve_model(args.model, profile=args.profile, inputs=[args.images] if args.images else None)
     coco = CocoKeypoints.load(args.coco)
     if args.limit:
         coco.images = {i: coco.images[i] for i in sorted(coco.images)[:args.limit]}
@@ -73,9 +76,6 @@ def run(args):
     print(format_table(metrics, oracle))
     if args.json:
         out = dict(metrics or {}, oracle=oracle) if oracle is not None else metrics
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(out, f, indent=2)
-        os.replace(tmp, args.json)
+        write_atomic(args.json, json.dumps(out, indent=2) + "\n")
         print("metrics written to %s" % args.json)
     return 0

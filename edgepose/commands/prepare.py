@@ -1,5 +1,5 @@
 """``edgepose prepare MODEL.onnx --profile P``: fix batch and size, fold, check against the profile, verify."""
-from ._common import parse_size
+from ._common import check_outputs, size_type
 
 NAME = "prepare"
 HELP = "prepare an ONNX model for TensorRT: batch, input size, constant folding, profile check, ORT verification"
@@ -15,7 +15,7 @@ examples:
 def add_arguments(p):
     p.add_argument("model", help="ONNX model file")
     p.add_argument("--profile", required=True, help="model profile (built-in name or YAML path)")
-    p.add_argument("--size", type=parse_size, help="network input HxW (multiples of the strides); default: the profile's")
+    p.add_argument("--size", type=size_type, help="network input HxW (multiples of the strides); default: the profile's")
     p.add_argument("--batch", default="1", help="N, or dynamic:MIN,OPT,MAX (default 1)")
     p.add_argument("--fp16", action="store_true", help="float16 weights and activations (I/O stays float32)")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime comparison")
@@ -25,6 +25,7 @@ def add_arguments(p):
 def run(args):
     from ..onnxprep import parse_batch, prepare
 
+    check_outputs(args, files=["out"])
     rep = prepare(args.model, args.out, args.profile, size=args.size, batch=parse_batch(args.batch),
                   fp16=args.fp16, check=not args.no_verify)
     print("prepared %s -> %s (%d -> %d nodes, batch %s, %dx%d%s)"

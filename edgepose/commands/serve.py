@@ -29,7 +29,8 @@ def add_arguments(p):
     net.add_argument("--engine", metavar="E.engine", help="TensorRT engine built on this device")
     p.add_argument("--profile", help="model profile name or YAML (needed with --engine)")
     p.add_argument("--http", metavar="HOST:PORT", help="HTTP address (default 127.0.0.1:8080); 'off' disables")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   help="overrides logging.level of the file (as -q: warning, -vv: debug, which work here too)")
 
 
 def source_name(uri, taken):
@@ -87,8 +88,10 @@ def overrides_from(args):
         ov["model"] = model
     if args.http:
         ov["http"] = parse_http(args.http)
-    if args.log_level:
-        ov["logging"] = {"level": args.log_level}
+    level = args.log_level or ("warning" if getattr(args, "quiet", False) else
+                               "debug" if (getattr(args, "verbose", 0) or 0) > 1 else None)
+    if level:
+        ov["logging"] = {"level": level}
     return ov
 
 

@@ -1,7 +1,7 @@
 """``edgepose synth``: synthetic people - still images with COCO keypoints, or labelled video clips."""
 import logging
 
-from ._common import parse_size
+from ._common import check_outputs, size_type
 
 NAME = "synth"
 HELP = "render synthetic people: COCO keypoint image sets or labelled clips with falls"
@@ -27,7 +27,7 @@ def add_arguments(p):
     im = sub.add_parser("images", help="still scenes + COCO keypoint annotations")
     im.add_argument("--count", type=int, default=100, help="number of images (default 100)")
     im.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    im.add_argument("--size", default="288x384", help="HxW (default 288x384)")
+    im.add_argument("--size", type=size_type, default="288x384", help="HxW (default 288x384)")
     im.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
     im.add_argument("--ir", choices=("mixed", "always", "never"), default="mixed",
                     help="grayscale IR-like frames (default: mixed, about one in five); still scenes only")
@@ -43,7 +43,7 @@ def add_arguments(p):
     cl.add_argument("--scenario", default="mixed", help="scenario name (see --list; default mixed)")
     cl.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     cl.add_argument("--fps", type=float, default=15.0, help="frames per second (default 15)")
-    cl.add_argument("--size", default="288x384", help="HxW (default 288x384)")
+    cl.add_argument("--size", type=size_type, default="288x384", help="HxW (default 288x384)")
     cl.add_argument("--duration", type=float, default=None, help="seconds (default: the scenario's, 8-20 s)")
     cl.add_argument("--clean", action="store_true", help="no noise, blur or lighting effects")
     cl.add_argument("--list", action="store_true", help="list the scenarios and exit")
@@ -67,7 +67,8 @@ def _images(args):
 
     if args.count <= 0:
         raise UsageError("--count must be positive, got %d" % args.count)
-    size = parse_size(args.size)
+    size = args.size
+    check_outputs(args, folders=["out"])
     if args.scenarios:
         if args.per_clip <= 0:
             raise UsageError("--per-clip must be positive, got %d" % args.per_clip)
@@ -96,7 +97,8 @@ def _clip(args):
     if not args.out:
         raise UsageError("edgepose synth clip: --out clip.mp4 is required (or --list)")
     get_scenario(args.scenario)
-    size = parse_size(args.size)
+    check_outputs(args, files=["out"])
+    size = args.size
     seq = generate_sequence(args.scenario, args.seed, fps=args.fps, size=size, duration=args.duration)
     log.info("scenario %s seed %d: %d frames at %.1f fps, %d people, %d falls", seq.scenario, seq.seed,
              len(seq.frames), seq.fps, len(seq.tracks), len(seq.truth))

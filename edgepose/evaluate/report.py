@@ -1,8 +1,15 @@
 """Metrics as a printable table: one column per run (the model's, the oracle's ceiling beside it)."""
 
 
+_SIZE_NAMES = {"AP_M": "32^2..96^2 px", "AP_L": "over 96^2 px"}
+
+
 def _value(v, fmt="%.3f"):
-    return "-" if v is None else fmt % v
+    if v is None:
+        return "-"
+    if fmt == "%.3f" and v < 0:  # COCO's -1: nothing of that size to score (explained under the row)
+        return "-"
+    return fmt % v
 
 
 def format_table(metrics, oracle=None):
@@ -23,6 +30,8 @@ def format_table(metrics, oracle=None):
     for k in ("AP", "AP50", "AP75", "AP_M", "AP_L", "AR", "AR50", "AR75"):
         if k in first:
             lines.append(row(k, [_value(m.get(k)) for _, m in cols]))
+            if any((m.get(k) or 0) < 0 for _, m in cols):
+                lines.append("  * COCO's -1: no ground-truth person with area %s to score" % _SIZE_NAMES.get(k, "of that size"))
     for key, label in (("images", "images"), ("people", "people (GT)"), ("detections", "detections")):
         lines.append(row(label, [_value(m.get(key, 0), "%d") for _, m in cols]))
     for key, title in (("recall_by_height", "person recall (OKS >= 0.5) by height in image pixels:"),

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from ..errors import InputError
+from ..progress import progress
 from ..sources import images
 from .coco import Detection
 
@@ -27,8 +28,7 @@ def _detections(image_id, people, tf):
     return out
 
 
-def run_model(coco, images_dir, model, profile, threads=None, decode_overrides=None, progress_every=25,
-              limit=None):
+def run_model(coco, images_dir, model, profile, threads=None, decode_overrides=None, limit=None):
     """Run ``model`` over the images of ``coco``: returns the list of ``Detection``s (source pixels).
 
     Uses the same path as the runtime: ``preprocess`` -> ``open_backend`` -> ``PoseDecoder`` ->
@@ -48,7 +48,7 @@ def run_model(coco, images_dir, model, profile, threads=None, decode_overrides=N
     dets = []
     t0 = time.perf_counter()
     infer_s = 0.0
-    with backend:
+    with backend, progress(len(ids), "eval", unit="image", logger=log) as bar:
         for n, iid in enumerate(ids, 1):
             info = coco.images[iid]
             path = os.path.join(images_dir, info["file_name"])
@@ -58,9 +58,8 @@ def run_model(coco, images_dir, model, profile, threads=None, decode_overrides=N
             outputs = backend.infer({input_name: tensor})
             infer_s += time.perf_counter() - t
             dets += _detections(iid, decoder.decode(outputs), tf)
-            if progress_every and (n % progress_every == 0 or n == len(ids)):
-                log.info("eval: %d/%d images, %d people found, %.1f ms/image inference",
-                         n, len(ids), len(dets), 1000 * infer_s / n)
+            bar.set_postfix_str("%d people found, %.1f ms/image inference" % (len(dets), 1000 * infer_s / n))
+            bar.update()
     log.debug("eval: %.1f s in all", time.perf_counter() - t0)
     return dets
 

@@ -11,10 +11,14 @@ def read_io(path):
 
     if not os.path.isfile(path):
         raise ModelError("%s: file not found" % path)
+    if os.path.getsize(path) == 0:
+        raise ModelError("%s: the file is empty (0 bytes), not an ONNX model: copy or export it again" % path)
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as e:
-        raise ModelError("%s: not a readable ONNX model (%s)" % (path, e))
+        raise ModelError("%s: not a readable ONNX model (%s)" % (path, str(e).splitlines()[0] if str(e) else e))
+    if not model.graph.node and not model.graph.input and not model.graph.output:
+        raise ModelError("%s: not an ONNX model (no graph: no inputs, outputs or nodes)" % path)
     init = {i.name for i in model.graph.initializer}
 
     def shape(vi):

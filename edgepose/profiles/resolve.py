@@ -14,7 +14,27 @@ from . import load_profile
 log = logging.getLogger(__name__)
 
 
-def resolve_model(model=None, engine=None, profile=None, size=None):
+_warned = []
+
+
+CLI_FIX = "use --model YOUR.onnx (a TAO BodyPoseNet: --profile tao-bpnet) or --engine E.engine --profile P"
+
+
+def bundled_model_warning(inputs, fix=CLI_FIX):
+    """The one-line warning for the bundled demo model run on ``inputs`` (URIs, paths), or None when
+    every input is synthetic (written by ``edgepose synth``) or there is no input to judge. fix: how
+    to give a real model, in the words of where it is given (flags, config keys)."""
+    from ..synth.provenance import is_synthetic
+
+    real = [str(u) for u in inputs or () if isinstance(u, (str, os.PathLike)) and not is_synthetic(u)]
+    if not real:
+        return None
+    shown = real[0] if len(real) == 1 else "%s (and %d more)" % (real[0], len(real) - 1)
+    return ("the bundled demo model knows only synthetic figures (edgepose synth): the people it finds in %s are "
+            "not real detections; %s" % (shown, fix))
+
+
+def resolve_model(model=None, engine=None, profile=None, size=None, inputs=None):
     """``(path, Profile)`` to run.
 
     model: an ONNX model (or an engine, told by its suffix .engine/.plan/.trt); engine: a TensorRT
@@ -22,6 +42,8 @@ def resolve_model(model=None, engine=None, profile=None, size=None):
     profile: built-in name, YAML path or ``Profile``. None: for an ONNX model the built-in profile
     whose inputs/outputs match it (one made for the model's own input size first); for an engine the
     profile recorded in its JSON sidecar. size: network input ``(H, W)`` instead of the profile's.
+    inputs: what the model will run on (source URIs, image paths): when the bundled demo model is
+    chosen and any of them is not synthetic, a warning says so, once per process.
     """
     if model and engine:
         raise UsageError("give a model or an engine, not both")
@@ -31,6 +53,10 @@ def resolve_model(model=None, engine=None, profile=None, size=None):
         if path is None:
             raise UsageError("no --model given and the bundled demo model is not installed: pass --model M.onnx")
         profile = profile or default_profile
+        note = bundled_model_warning(inputs)
+        if note and not _warned:
+            _warned.append(note)
+            log.warning("%s", note)
     path = os.fspath(path)
     if profile is not None:
         prof = load_profile(profile)

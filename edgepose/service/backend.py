@@ -183,7 +183,7 @@ def load_model(cfg):
     from ..profiles import resolve_model
 
     m = cfg.model
-    path, profile = resolve_model(m.model, m.engine, m.profile, m.size)
+    path, profile = resolve_model(m.model, m.engine, m.profile, m.size, inputs=[s.uri for s in cfg.sources])
     log.info("loading %s (profile %s)", path, profile.name)
     t0 = time.monotonic()
     inner = open_backend(path, profile=profile, threads=m.threads)

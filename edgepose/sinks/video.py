@@ -1,7 +1,8 @@
 """Annotated video output: frames with the people drawn on them, written with OpenCV.
 
 ``VideoWriterSink(path, fps)`` opens the writer on the first frame (its size is the source's);
-``write(result)`` draws ``result.people`` on a copy of the frame and appends it; ``close()``
+``write(result)`` draws the result on a copy of the frame (``edgepose.draw.draw_result``: skeletons,
+each tracked person's id and posture, the open fall / long-lie alerts) and appends it; ``close()``
 finalises the file. The codec follows the extension: ``.mp4`` -> mp4v, ``.avi`` -> MJPG,
 ``.mkv`` -> XVID. This is a per-frame output for ``edgepose run --out``, not an event sink.
 """
@@ -9,7 +10,7 @@ import logging
 import os
 
 from .. import deps
-from ..draw import draw_people
+from ..draw import draw_result
 from ..errors import SinkError
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,12 @@ class VideoWriterSink:
         self._writer.write(image)
         self.frames += 1
 
-    def write(self, result):
+    def write(self, result, other_alerts=()):
+        """Append the frame of ``result``, annotated (unless ``draw=False``); returns that image.
+        other_alerts: labels of open alerts whose person is not on this frame (for the banner)."""
         image = result.frame.image.copy()
         if self.draw:
-            draw_people(image, result.people)
+            draw_result(image, result, other_alerts)
         self.write_image(image)
         return image
 

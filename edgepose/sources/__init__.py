@@ -23,7 +23,6 @@ read in order without dropping. ``capture_factory`` replaces ``cv2.VideoCapture`
 import glob
 import logging
 import os
-from urllib.parse import parse_qsl
 
 from ..errors import SourceError, UsageError
 from .base import CaptureSpec, Source, opencv_capture  # noqa: F401
@@ -31,51 +30,19 @@ from .files import ArraySource, ImageSource, VideoFileSource
 from .images import is_image_file, list_images
 from .gst import csi_pipeline, gst_element_available, opencv_has_gstreamer, require_gstreamer, rtsp_pipeline
 from .live import LiveSource
+from . import options as options_table
 
 log = logging.getLogger(__name__)
 
 __all__ = ["open_source", "Source", "ArraySource", "CaptureSpec", "LiveSource", "VideoFileSource", "ImageSource", "opencv_capture"]
 
-_LIVE_KEYS = ("retry_delay", "max_retry_delay", "max_retries", "wait_first", "start_down", "capture_factory")
-_KNOWN = {
-    "csi": {"width", "height", "fps", "flip", "capture_width", "capture_height"},
-    "v4l2": {"width", "height", "fps"},
-    "stream": {"latency", "codec", "hardware"},
-    "video": {"loop", "realtime"},
-    "images": {"loop", "realtime", "fps"},
-}
-_GENERIC = {"name", "capture_factory", "start_time"} | set(_LIVE_KEYS)
-
-
-def _convert(value):
-    if not isinstance(value, str):
-        return value
-    low = value.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
-
-
-def _split_query(uri):
-    """'path?width=640&fps=15' -> ('path', {'width': 640, 'fps': 15}); URLs keep their own query."""
-    if "?" not in uri or uri.lower().startswith(("rtsp://", "rtsps://", "http://", "https://")):
-        return uri, {}
-    base, _, query = uri.partition("?")
-    return base, {k: _convert(v) for k, v in parse_qsl(query, keep_blank_values=True)}
+_LIVE_KEYS = options_table.LIVE + ("start_down", "capture_factory")
 
 
 def _check_options(kind, uri, options):
-    bad = sorted(set(options) - _KNOWN[kind] - _GENERIC)
-    if bad:
-        raise UsageError("source %s: unknown option(s) %s for a %s source (known: %s)"
-                         % (uri, ", ".join(bad), kind, ", ".join(sorted(_KNOWN[kind]))))
+    problems = options_table.option_problems(kind, options)
+    if problems:
+        raise UsageError("source %s: %s" % (_redact(uri), "; ".join(problems)))
 
 
 def _live_kwargs(options):
@@ -112,7 +79,7 @@ def open_source(uri, **options):
     if isinstance(uri, Source):
         return uri
     uri = os.fspath(uri) if not isinstance(uri, int) else str(uri)
-    uri, query = _split_query(uri)
+    uri, query = options_table.split_query(uri)
     opts = dict(query)
     opts.update({k: v for k, v in options.items() if v is not None})
     kind, target = _classify(uri)

@@ -102,14 +102,18 @@ class ImageSource(Source):
         self.start_time = time.time() if start_time is None else float(start_time)
         self._pacer = _Pacer(realtime)
         self._index = 0
+        self.delivered = 0
 
     def read(self, timeout=None):
+        """The next readable image; unreadable ones are skipped with a warning. ``SourceError`` when
+        none of them can be read (so a wrong folder or a broken file is not a silent empty run)."""
         failures = 0
         while not self.closed:
-            if failures >= len(self.paths):
-                raise SourceError("%s: none of the %d images is readable" % (self.uri, len(self.paths)))
             i = self._index
-            if i >= len(self.paths) and not self.loop:
+            if failures >= len(self.paths) or (i >= len(self.paths) and not self.loop):
+                if self.delivered == 0 or failures >= len(self.paths):
+                    raise SourceError("%s: none of the %d image(s) could be read (not image files, or a format "
+                                      "OpenCV cannot decode)" % (self.uri, len(self.paths)))
                 return None
             path = self.paths[i % len(self.paths)]
             self._index += 1
@@ -117,11 +121,10 @@ class ImageSource(Source):
             if image is None:
                 log.warning("%s: not a readable image, skipped", path)
                 failures += 1
-                if not self.loop and self._index >= len(self.paths):
-                    return None
                 continue
             media = i / self.fps
             self._pacer.wait(media)
+            self.delivered += 1
             return Frame(image, self.start_time + media, i, self.name)
         return None
 

@@ -2,13 +2,14 @@
 import json
 import logging
 import os
-import time
 
 import numpy as np
 
 from .. import deps
 from ..atomic import atomic_open, write_atomic
 from ..errors import SourceError
+from ..progress import progress
+from .provenance import truth_path
 from .scene import Actor, render_world
 
 log = logging.getLogger(__name__)
@@ -85,20 +86,18 @@ def write_clip(seq, path, seed=None, effects=True):
     if not writer.isOpened():
         raise SourceError("cannot open %s for writing with OpenCV (mp4v): check the folder and the "
                           "OpenCV build (opencv-python-headless supports mp4v)" % path)
-    t0 = time.time()
-    n = len(seq.frames)
     try:
-        for i, image in enumerate(render_sequence(seq, seed=seed, effects=effects)):
-            writer.write(image)
-            if (i + 1) % max(1, int(seq.fps * 5)) == 0 or i + 1 == n:
-                log.info("rendered %d/%d frames (%.1f s)", i + 1, n, time.time() - t0)
+        with progress(len(seq.frames), "rendering %s" % os.path.basename(path), unit="frame", logger=log) as bar:
+            for image in render_sequence(seq, seed=seed, effects=effects):
+                writer.write(image)
+                bar.update()
     finally:
         writer.release()
     gt = jsonl_path(path)
     with atomic_open(gt) as f:
         for fr in seq.frames:
             f.write(json.dumps(fr, separators=(",", ":")) + "\n")
-    meta = os.path.splitext(path)[0] + ".truth.json"
+    meta = truth_path(path)
     write_atomic(meta, json.dumps({"scenario": seq.scenario, "seed": seq.seed, "fps": seq.fps, "width": W,
                                    "height": H, "frames": len(seq.frames), "truth": seq.truth,
                                    "zones": seq.zones}, indent=1))

@@ -13,13 +13,15 @@ label, ``motion.ACTIVITIES``) and ``posture`` (``POSTURES``: what ``edgepose eva
 import json
 import logging
 import os
-import time
 
 import numpy as np
 
 from .. import deps
 from ..atomic import write_atomic
+from ..errors import OutputError
+from ..progress import progress
 from ..topology import KEYPOINTS, SKELETON
+from .provenance import DATASET_DESCRIPTION
 from .scene import render_scene
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ def scene_annotations(scene, image_id, first_id):
 def write_images(out_dir, count, seed, size=(288, 384), ext="jpg", **options):
     """Render ``count`` scenes (image ``i`` uses seed ``[seed, i]``) into ``out_dir`` with
     ``annotations.json``; returns the annotation file path."""
-    info = {"description": "edgepose synthetic people", "seed": int(seed), "count": int(count)}
+    info = {"description": DATASET_DESCRIPTION, "seed": int(seed), "count": int(count)}
     scenes = (render_scene([int(seed), i], size=size, **options) for i in range(count))
     return _write(out_dir, scenes, count, ext, info)
 
@@ -107,7 +109,7 @@ def write_scenario_frames(out_dir, count, seed=HELD_OUT_SEED, size=(288, 384), e
                 left -= 1
                 yield scene
 
-    info = {"description": "edgepose synthetic people: frames of the scenario clips", "seed": int(seed),
+    info = {"description": DATASET_DESCRIPTION + ": frames of the scenario clips", "seed": int(seed),
             "count": int(count), "per_clip": int(per_clip), "fps": float(fps)}
     return _write(out_dir, frames(), count, ext, info, meta)
 
@@ -118,19 +120,20 @@ def _write(out_dir, scenes, count, ext, info, meta=None):
 
     os.makedirs(out_dir, exist_ok=True)
     images, anns = [], []
-    t0 = time.time()
-    every = max(1, count // 10)
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in ("jpg", "jpeg") else []
-    for i, scene in enumerate(scenes):
-        name = "%06d.%s" % (i, ext)
-        cv2.imwrite(os.path.join(out_dir, name), scene.image, params)
-        h, w = scene.image.shape[:2]
-        images.append({"id": i + 1, "file_name": name, "width": int(w), "height": int(h)})
-        if meta:
-            images[-1].update(meta[i])
-        anns += scene_annotations(scene, i + 1, len(anns) + 1)
-        if (i + 1) % every == 0 or i + 1 == count:
-            log.info("rendered %d/%d images, %d people (%.1f s)", i + 1, count, len(anns), time.time() - t0)
+    with progress(count, "rendering images", unit="image", logger=log) as bar:
+        for i, scene in enumerate(scenes):
+            name = "%06d.%s" % (i, ext)
+            path = os.path.join(out_dir, name)
+            if not cv2.imwrite(path, scene.image, params):
+                raise OutputError("%s: cannot write the image (check the folder and the free space)" % path)
+            h, w = scene.image.shape[:2]
+            images.append({"id": i + 1, "file_name": name, "width": int(w), "height": int(h)})
+            if meta:
+                images[-1].update(meta[i])
+            anns += scene_annotations(scene, i + 1, len(anns) + 1)
+            bar.set_postfix_str("%d people" % len(anns))
+            bar.update()
     coco = {"info": info, "images": images, "annotations": anns, "categories": [coco_category()]}
     path = os.path.join(out_dir, "annotations.json")
     write_atomic(path, json.dumps(coco))
