@@ -128,3 +128,12 @@ def test_cli_check_and_example(tmp_path, capsys):
     assert main(["config", "example"]) == 0
     assert capsys.readouterr().out == example_yaml()
     assert main(["config", "check"]) == 2
+
+
+def test_cli_check_masks_stream_passwords(tmp_path, capsys):
+    """`config check` lists the sources without the RTSP password (the daemon's logs mask it too)."""
+    good = write(tmp_path, {"sources": [{"name": "door", "uri": "rtsp://admin:s3cret@10.0.0.5/stream1"}],
+                            "model": {"engine": "/nonexistent.engine", "profile": "tao-bpnet"}})
+    assert main(["config", "check", good]) == 0
+    out = capsys.readouterr().out
+    assert "rtsp://admin:***@10.0.0.5/stream1" in out and "s3cret" not in out

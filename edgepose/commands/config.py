@@ -24,6 +24,8 @@ def run(args):
         return 0
     if not args.file:
         raise UsageError("config check: give the config file, e.g. edgepose config check /etc/edgepose/config.yaml")
+    from ..sources import redact
+
     kind, cfg = check_config_file(args.file)
     if kind == "analytics":
         print("%s: ok (analytics and sinks only: for `edgepose run --config` and `edgepose replay --config`; "
@@ -32,7 +34,7 @@ def run(args):
         return 0
     print("%s: ok" % args.file)
     for s in cfg.sources:
-        print("  source %-12s %s%s" % (s.name, s.uri, " (%d zones)" % len(s.zones) if s.zones else ""))
+        print("  source %-12s %s%s" % (s.name, redact(s.uri), " (%d zones)" % len(s.zones) if s.zones else ""))
     m = cfg.model
     net = m.engine or m.model or "bundled demo model"
     print("  model  %s%s" % (net, " (profile %s)" % m.profile if m.profile else ""))

@@ -42,7 +42,7 @@ _LIVE_KEYS = options_table.LIVE + ("start_down", "capture_factory")
 def _check_options(kind, uri, options):
     problems = options_table.option_problems(kind, options)
     if problems:
-        raise UsageError("source %s: %s" % (_redact(uri), "; ".join(problems)))
+        raise UsageError("source %s: %s" % (redact(uri), "; ".join(problems)))
 
 
 def _live_kwargs(options):
@@ -123,8 +123,8 @@ def open_source(uri, **options):
             spec = CaptureSpec(rtsp_pipeline(uri, opts.get("latency", 200), opts.get("codec", "h264")), "gstreamer")
         else:
             spec = CaptureSpec(uri, "ffmpeg")
-        log.info("%s: opening with %s", _redact(uri), "GStreamer nvv4l2decoder" if use_gst else "FFMPEG")
-        return LiveSource(spec, name or _stream_name(uri), uri=_redact(uri), **_live_kwargs(opts))
+        log.info("%s: opening with %s", redact(uri), "GStreamer nvv4l2decoder" if use_gst else "FFMPEG")
+        return LiveSource(spec, name or _stream_name(uri), uri=redact(uri), **_live_kwargs(opts))
 
     if kind == "video":
         return VideoFileSource(target, loop=bool(opts.get("loop", False)), realtime=bool(opts.get("realtime", False)),
@@ -144,7 +144,7 @@ def open_source(uri, **options):
                        start_time=opts.get("start_time"), uri=uri)
 
 
-def _redact(url):
+def redact(url):
     """rtsp://user:pass@host/... -> rtsp://user:***@host/... (for logs and names)."""
     head, sep, rest = url.partition("://")
     if "@" in rest.split("/", 1)[0]:
