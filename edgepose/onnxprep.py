@@ -23,7 +23,6 @@ import numpy as np
 from . import deps
 from .atomic import atomic_open
 from .errors import ConfigError, ModelError, ProfileError, UsageError
-from .profiles.match import match_profile
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +99,8 @@ def _channels(shape, layout):
 
 def check_io(model, profile, size, batch, where="model"):
     """Reasons the model's I/O does not fit ``profile`` at ``size`` and ``batch`` (empty list: fits)."""
+    from .profiles.match import match_profile      # pydantic: not needed by the engine build's imports
+
     ins, outs = graph_io(model)
     why = match_profile(ins, outs, profile, strides=False)    # sizes: checked below, dim by dim
     if why:

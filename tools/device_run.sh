@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The CUDA-only device self-test as one unattended run on a CUDA machine without network or registry
+# The device self-test as one unattended run on a CUDA machine without network or registry (the CUDA items;
+# the TensorRT items too where `import tensorrt` works)
 # (see tools/DEVICE_RUN.md). Log: $OUT/device_check.log (and $OUT/pycuda_build.log). Exit status: that of
 # the self-test (1 when an item FAILed).
 #   .carry/ (optional, git-ignored): wheels to install into /tmp/site (pytools, platformdirs, mako, setuptools,
@@ -74,6 +75,14 @@ build_pycuda() {
   echo "== all libraries (pycuda, cuda-python, both together)"
   "$PY" tools/device_check.py --cuda-only
   rc2=$?
-  echo "== exit: cuda-python run $rc1, all-libraries run $rc2"
-  [ "$rc1" = 0 ] && [ "$rc2" = 0 ]
+  rc3=0
+  if "$PY" -c "import tensorrt" 2>/dev/null; then
+    echo "== TensorRT items (engines of the bundled model against the golden outputs)"
+    "$PY" tools/device_check.py
+    rc3=$?
+  else
+    echo "== no TensorRT here: engine items not run"
+  fi
+  echo "== exit: cuda-python run $rc1, all-libraries run $rc2, full run $rc3"
+  [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$rc3" = 0 ]
 } > >(tee "$OUT/device_check.log") 2>&1
