@@ -139,29 +139,35 @@ def test_results_are_lent_and_come_back_when_dropped(fakes, tmp_path, caplog):
 def test_two_lanes_run_at_once_on_their_own_contexts(fakes, tmp_path, monkeypatch):
     mod, _, ftrt = fakes
     monkeypatch.setattr(ftrt, "EXECUTE_SECONDS", [0.02])
-    errors, results = [], {}
     with mod.TensorRTBackend(write_engine(tmp_path, DYN, OUTS), lanes=2) as be:
         assert sum(1 for c in ftrt.calls if c[0] == "create_execution_context") == 2
         assert len({lane.bufs.stream_handle for lane in be._lanes}) == 2
-        start = threading.Barrier(2)
+        spans = _at_once(be, "paf", (1.0, 5.0))
+    assert spans[1.0][2] == 1.0 and spans[5.0][2] == 5.0
+    assert spans[1.0][0] < spans[5.0][1] and spans[5.0][0] < spans[1.0][1]   # the two calls overlapped in time
 
-        def user(v):
-            try:
-                start.wait()
-                t0 = time.monotonic()
-                out = be.infer({"image": np.full((1, 8, 12, 3), v, np.float32)})
-                results[v] = (float(out["paf"][0, 0, 0, 0]), t0, time.monotonic())
-            except Exception as e:
-                errors.append(e)
 
-        threads = [threading.Thread(target=user, args=(v,)) for v in (1.0, 5.0)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert not errors and results[1.0][0] == 1.0 and results[5.0][0] == 5.0
-    (_, a0, a1), (_, b0, b1) = results[1.0], results[5.0]
-    assert a0 < b1 and b0 < a1            # the two calls overlapped in time
+def _at_once(backend, out_name, values):
+    """Each value's frame inferred on its own thread, all released together: ``{v: (t0, t1, out[0, 0, 0, 0])}``."""
+    spans, errors = {}, []
+    start = threading.Barrier(len(values))
+
+    def user(v):
+        try:
+            start.wait()
+            t0 = time.monotonic()
+            out = backend.infer({"image": np.full((1, 8, 12, 3), v, np.float32)})
+            spans[v] = (t0, time.monotonic(), float(out[out_name][0, 0, 0, 0]))
+        except Exception as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=user, args=(v,)) for v in values]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    return spans
 
 
 def test_fixed_batch_engine_pads_fewer_frames(fakes, tmp_path):
@@ -368,24 +374,8 @@ def test_shared_backend_serves_two_sources_on_two_lanes(fakes, tmp_path, monkeyp
     try:
         arr = shared.input_array(1)
         assert arr is not None and arr.shape == (1, 8, 12, 3)
-        spans, errors = {}, []
-        start = threading.Barrier(2)
-
-        def source(v):
-            try:
-                start.wait()
-                t0 = time.monotonic()
-                out = shared.infer({"image": np.full((1, 8, 12, 3), v, np.float32)})
-                spans[v] = (t0, time.monotonic(), float(out["y"][0, 0, 0, 0]))
-            except Exception as e:
-                errors.append(e)
-
-        threads = [threading.Thread(target=source, args=(v,)) for v in (1.0, 3.0)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors and spans[1.0][2] == 1.0 and spans[3.0][2] == 3.0
+        spans = _at_once(shared, "y", (1.0, 3.0))
+        assert spans[1.0][2] == 1.0 and spans[3.0][2] == 3.0
         assert spans[1.0][0] < spans[3.0][1] and spans[3.0][0] < spans[1.0][1]   # overlapped
         assert shared.calls == 2 and shared.frames == 2
     finally:

@@ -23,19 +23,13 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..onnxprep import sha256_file  # noqa: F401  (numpy only; re-exported for tools/make_device_golden.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
 GOLDEN = os.path.join(DATA, "edgepose-demo.golden.npz")
 QDQ = os.path.join(DATA, "edgepose-demo.qdq.onnx")
 REGENERATE = "python tools/make_device_golden.py"
-
-
-def sha256_file(path, chunk=1 << 20):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def bundled_model_path():
