@@ -3,7 +3,10 @@
 ``prepare(src, out, profile, size=None, batch=None, fp16=False)`` (onnx-graphsurgeon):
 
 1. sets the input's batch dimension (a fixed N, or a symbolic one for a dynamic range) and H, W (which
-   must be multiples of the output strides: ``Profile.with_size`` checks that);
+   must be multiples of the output strides: ``Profile.with_size`` checks that); for a profile whose PAF
+   stride is the heatmap's (``tao-bpnet-paf8``) it cuts the graph's identity nearest-neighbour
+   ConvTranspose that upsamples the PAF (TAO's deployable export: x4, 263 KB -> 4.2 MB per frame at
+   288x384), so the PAF leaves the engine at stride 8 under the same name;
 2. folds constants, removes dead nodes, sorts topologically, re-infers shapes;
 3. checks the graph's inputs/outputs against the profile (names, channels, output sizes = input / stride)
    and says exactly what does not match;
@@ -20,7 +23,6 @@ import numpy as np
 from . import deps
 from .atomic import atomic_open
 from .errors import ConfigError, ModelError, ProfileError, UsageError
-from .profiles.match import match_profile
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +99,10 @@ def _channels(shape, layout):
 
 def check_io(model, profile, size, batch, where="model"):
     """Reasons the model's I/O does not fit ``profile`` at ``size`` and ``batch`` (empty list: fits)."""
+    from .profiles.match import match_profile      # pydantic: not needed by the engine build's imports
+
     ins, outs = graph_io(model)
-    why = match_profile(ins, outs, profile)
+    why = match_profile(ins, outs, profile, strides=False)    # sizes: checked below, dim by dim
     if why:
         return why
     h, w = size
@@ -137,6 +141,69 @@ def _set_io_shapes(graph, profile, size, batch):
     for t in graph.tensors().values():
         if t.name not in io and not hasattr(t, "values"):
             t.shape = None
+
+
+def _nearest_upsampling(node):
+    """``(factor, scale (C,), bias (C,) or None)`` when a ConvTranspose is a nearest-neighbour upsampling with a
+    constant kernel per channel (TAO's: all ones), i.e. ``upsample(x) * scale + bias`` per channel; else None."""
+    import onnx_graphsurgeon as gs
+
+    if node.op != "ConvTranspose" or len(node.inputs) < 2 or not isinstance(node.inputs[1], gs.Constant):
+        return None
+    w = node.inputs[1].values
+    if w.ndim != 4 or w.shape[1] != 1 or node.attrs.get("group", 1) != w.shape[0]:
+        return None
+    k = [int(v) for v in node.attrs.get("kernel_shape", w.shape[2:])]
+    if len(set(k)) != 1 or [int(v) for v in node.attrs.get("strides", [1, 1])] != k:
+        return None
+    if any(node.attrs.get("pads", [0] * 4)) or any(node.attrs.get("output_padding", [0, 0])) or \
+            any(d != 1 for d in node.attrs.get("dilations", [1, 1])) or "output_shape" in node.attrs:
+        return None
+    scale = w[:, 0, 0, 0]
+    if not np.all(w == scale[:, None, None, None]):
+        return None
+    bias = None
+    if len(node.inputs) > 2 and node.inputs[2].name:
+        if not isinstance(node.inputs[2], gs.Constant):
+            return None
+        bias = node.inputs[2].values
+    return k[0], scale, bias
+
+
+def cut_paf_upsampling(graph, paf_name):
+    """Remove the nearest-neighbour ConvTranspose that upsamples output ``paf_name`` (through any Transpose
+    after it), in place, keeping its per-channel scale and bias (Mul/Add at the low resolution: the kept
+    cells are exactly the original's). Returns the factor removed (1: nothing to cut)."""
+    import onnx_graphsurgeon as gs
+
+    out = next((t for t in graph.outputs if t.name == paf_name), None)
+    node = out.inputs[0] if out is not None and out.inputs else None
+    while node is not None and node.op == "Transpose" and node.inputs[0].inputs:
+        node = node.inputs[0].inputs[0]
+    found = _nearest_upsampling(node) if node is not None else None
+    if not found:
+        return 1
+    factor, scale, bias = found
+    x, y = node.inputs[0], node.outputs[0]
+    for what, values, skip in (("Mul", scale, np.all(scale == 1)), ("Add", bias, bias is None or not np.any(bias))):
+        if skip:
+            continue
+        c = gs.Constant(y.name + "/" + what.lower(), values.astype(np.float32).reshape(1, -1, 1, 1))
+        z = gs.Variable(y.name + "/" + what.lower() + "_out", dtype=np.float32)
+        graph.nodes.append(gs.Node(what, name=y.name + "/" + what, inputs=[x, c], outputs=[z]))
+        x = z
+    if y in graph.outputs:       # an NCHW model whose output is the upsampling itself: keep the name
+        graph.nodes.append(gs.Node("Identity", name=y.name + "/stride", inputs=[x], outputs=[y]))
+    for consumer in list(y.outputs):
+        if consumer is not node:
+            for i, t in enumerate(list(consumer.inputs)):
+                if t is y:
+                    consumer.inputs[i] = x
+    node.inputs.clear()
+    node.outputs.clear()
+    log.info("cut the x%d nearest-neighbour ConvTranspose of output %s: the PAF now leaves at the heatmap's stride",
+             factor, paf_name)
+    return factor
 
 
 def to_float16(graph):
@@ -199,6 +266,8 @@ def prepare_model(model, profile, size=None, batch=None, fp16=False):
         raise ProfileError("--size %dx%d: %s" % (size[0], size[1], str(e).split(": ")[-1]))
     batch = parse_batch(batch) or BatchRange(1, 1, 1)
     graph = gs.import_onnx(model)
+    if prof.outputs.paf.stride == prof.outputs.heatmap.stride and prof.outputs.paf.name != prof.outputs.heatmap.name:
+        cut_paf_upsampling(graph, prof.outputs.paf.name)
     _set_io_shapes(graph, prof, size, batch)
     log.info("folding constants (%d nodes)", len(graph.nodes))
     graph.fold_constants().cleanup(remove_unused_graph_inputs=False).toposort()
@@ -268,10 +337,23 @@ def verify(original, prepared, profile, size, batch, seed=0):
         return None
     diffs = {}
     for n, a, b in zip(names, ref, got):
+        a = _at_stride_of(a, b, profile.outputs.layout)
         if a.shape != b.shape:
             raise ModelError("prepared model output %r has shape %s, the original %s" % (n, a.shape, b.shape))
         diffs[n] = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
     return diffs
+
+
+def _at_stride_of(ref, got, layout):
+    """``ref`` subsampled to ``got``'s spatial size when that is an integer fraction of it (a cut upsampling:
+    nearest-neighbour, so the kept cells are exactly the ones the prepared model computes)."""
+    if ref.ndim != 4 or got.ndim != 4 or ref.shape == got.shape:
+        return ref
+    hw = (1, 2) if layout == "NHWC" else (2, 3)
+    f = [ref.shape[i] // got.shape[i] if got.shape[i] and ref.shape[i] % got.shape[i] == 0 else 0 for i in hw]
+    if f[0] < 2 or f[0] != f[1]:
+        return ref
+    return ref[:, ::f[0], ::f[0], :] if layout == "NHWC" else ref[:, :, ::f[0], ::f[0]]
 
 
 def prepare(src, out, profile, size=None, batch=None, fp16=False, check=True):

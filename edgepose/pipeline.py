@@ -357,9 +357,17 @@ class Pipeline:
         from .preprocess import preprocess
 
         t = time.monotonic()
-        item.tensor, item.transform = preprocess(item.frame.image, self.profile)
+        item.tensor, item.transform = preprocess(item.frame.image, self.profile, out=self._input_array())
         item.timings["preprocess"] = time.monotonic() - t
         return item
+
+    def _input_array(self):
+        """The backend's pinned input array to preprocess into (TensorRT: uploaded without a copy), or None."""
+        lend = getattr(self.backend, "input_array", None)
+        out = lend(1) if lend is not None else None
+        h, w = self.profile.input.size
+        want = (1, h, w, 3) if self.profile.input.layout == "NHWC" else (1, 3, h, w)
+        return out if out is not None and tuple(out.shape) == want else None
 
     def _infer_loop(self):
         name = self.profile.input.name

@@ -64,7 +64,9 @@ def test_fp16_build_drives_api_in_order_and_writes_sidecar(fakes, models, tmp_pa
     built = [c for c in trt.calls if isinstance(c, tuple) and c[0] == "built"][0][1]
     assert trt.BuilderFlag.TF32 in built["flags"]                                      # fp16: TF32 left alone
     assert os.path.basename(path) == "tiny.b1.fp16.b1.64x96.orin.trt10.3.0.engine"
-    assert open(path, "rb").read().startswith(b"FAKE-ENGINE")
+    engine = json.loads(open(path, "rb").read())          # the fake engine: what was built, runnable by the fake runtime
+    assert engine["built"]["flags"] == sorted([int(trt.BuilderFlag.FP16), int(trt.BuilderFlag.TF32)])
+    assert engine["inputs"]["input_1:0"]["shape"] == [1, 64, 96, 3]
     on_disk = read_sidecar(path)
     assert on_disk["precision"] == "fp16" and on_disk["tensorrt_version"] == "10.3.0"
     assert on_disk["device"]["compute_capability"] == "8.7"
@@ -287,11 +289,11 @@ def test_dla_needs_a_fixed_batch_and_reports_its_layers(fakes, models, tmp_path)
         build_engine(models["dyn"], "tao-bpnet", BuildOptions(precision="fp16", batch=BatchRange(1, 2, 4), dla_core=0,
                                                               gpu_fallback=True, out_dir=str(tmp_path)))
     fakes("10.3.0", dla_layers=7)
-    with pytest.raises(EngineError, match="3 of 10 layers cannot run on the DLA.*--gpu-fallback"):
+    with pytest.raises(EngineError, match="6 of 13 layers cannot run on the DLA.*--gpu-fallback"):   # tiny: 13 nodes
         build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp16", dla_core=0, out_dir=str(tmp_path)))
     _, side = build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp16", dla_core=0, gpu_fallback=True,
                                                                       out_dir=str(tmp_path)))
-    assert side["dla_layers"] == {"dla": 7, "layers": 10}
+    assert side["dla_layers"] == {"dla": 7, "layers": 13}
     fakes("10.3.0", dla_layers=0)
     with pytest.raises(EngineError, match="no layer of this model can run on DLA"):
         build_engine(models["fixed"], "tao-bpnet", BuildOptions(precision="fp16", dla_core=0, gpu_fallback=True,

@@ -103,3 +103,43 @@ def test_real_tfpose_model_prepares_dynamic_and_fp16(tfpose_model, tmp_path):
     assert max(rep["max_abs_diff"].values()) < 1e-4
     rep = prepare(tfpose_model, str(tmp_path / "h.onnx"), "tf-pose", size=(224, 320), fp16=True)
     assert rep["max_abs_diff"] is not None and max(rep["max_abs_diff"].values()) < 0.1
+
+
+def test_paf8_profile_cuts_the_identity_upsampling(tiny, tmp_path):
+    """tao-bpnet-paf8: the x4 nearest ConvTranspose is cut, the PAF leaves at stride 8 under the same name,
+    equal to the original's PAF at every 4th cell; the original graph still prepares with tao-bpnet."""
+    import onnxruntime as ort
+
+    from edgepose.profiles.match import guess_profiles
+
+    out8 = str(tmp_path / "p8.onnx")
+    rep = prepare(tiny, out8, "tao-bpnet-paf8", size=(64, 96), batch="1")
+    assert dict(rep["outputs"]) == {HEATMAP: (1, 8, 12, 19), PAF: (1, 8, 12, 38)}
+    assert "ConvTranspose" not in [n.op_type for n in onnx.load(out8).graph.node]
+    assert max(rep["max_abs_diff"].values()) < 1e-5           # against the original, subsampled x4
+    out2 = str(tmp_path / "p2.onnx")
+    prepare(tiny, out2, "tao-bpnet", size=(64, 96), batch="1")
+    x = np.random.default_rng(0).random((1, 64, 96, 3), dtype=np.float32) - 0.5
+    a = ort.InferenceSession(out2, providers=["CPUExecutionProvider"]).run([PAF], {INPUT: x})[0]
+    b = ort.InferenceSession(out8, providers=["CPUExecutionProvider"]).run([PAF], {INPUT: x})[0]
+    np.testing.assert_allclose(np.repeat(np.repeat(b, 4, axis=1), 4, axis=2), a, atol=1e-6)
+    # the resolver tells the two apart by the PAF's stride
+    fits = {name: why for name, why in guess_profiles(out8)[2].items() if name.startswith("tao-bpnet")}
+    assert not fits["tao-bpnet-paf8"] and any("stride 8, the profile says 2" in w for w in fits["tao-bpnet"])
+    fits2 = guess_profiles(out2)[2]
+    assert not fits2["tao-bpnet"] and fits2["tao-bpnet-paf8"]
+
+
+def test_paf8_refuses_a_convtranspose_that_is_not_an_identity(tmp_path):
+    from onnx import numpy_helper
+
+    model = make_tiny_bpnet_model(size=(64, 96))
+    for init in model.graph.initializer:
+        if init.name == "upsample/W":
+            w = numpy_helper.to_array(init).copy()
+            w[0, 0, 0, 0] = 0.5
+            init.CopyFrom(numpy_helper.from_array(w, init.name))
+    src = str(tmp_path / "learned.onnx")
+    onnx.save(model, src)
+    with pytest.raises(ProfileError, match="stride 8"):
+        prepare(src, str(tmp_path / "o.onnx"), "tao-bpnet-paf8", batch="1")

@@ -87,6 +87,9 @@ MANIFEST = {
     "TacticSource.CUBLAS": (8,), "TacticSource.CUBLAS_LT": (8,), "TacticSource.CUDNN": (8,),
     "IBuilderConfig.get_tactic_sources": ALL, "IBuilderConfig.set_tactic_sources": ALL,
     "IBuilderConfig.can_run_on_DLA": ALL, "INetworkDefinition.num_layers": ALL, "INetworkDefinition.get_layer": ALL,
+    # issue 12, second part: the build without the onnx package reads the parsed network (Q/DQ layers, half tensors)
+    "LayerType.QUANTIZE": ALL, "LayerType.DEQUANTIZE": ALL, "DataType.HALF": ALL,
+    "ILayer.type": ALL, "ILayer.num_outputs": ALL, "ILayer.get_output": ALL,
     # runtime (edgepose/backends/tensorrt.py)
     "Runtime.__init__": ALL, "Runtime.deserialize_cuda_engine": ALL,
     "ICudaEngine.create_execution_context": ALL, "ICudaEngine.num_io_tensors": ALL,
@@ -104,10 +107,12 @@ TRT_VARS = {
     "self._runtime": "Runtime", "runtime": "Runtime",
     "eng": "ICudaEngine", "engine": "ICudaEngine", "self._engine": "ICudaEngine",
     "ctx": "IExecutionContext", "context": "IExecutionContext", "self._context": "IExecutionContext",
+    "probe": "IExecutionContext", "lane.context": "IExecutionContext", "layer": "ILayer",
 }
 # Call results whose attributes are used: "<receiver class>.<method>" -> class of the result.
 RESULTS = {"INetworkDefinition.get_input": "ITensor", "INetworkDefinition.get_output": "ITensor",
-           "IBuilderConfig.get_timing_cache": "ITimingCache"}
+           "IBuilderConfig.get_timing_cache": "ITimingCache", "ILayer.get_output": "ITensor",
+           "INetworkDefinition.get_layer": "ILayer", "Builder.__call__": "Builder"}
 # Calibrator subclass method names (overrides of IInt8EntropyCalibrator2) and logger overrides.
 OVERRIDES = {"IInt8EntropyCalibrator2": ["get_batch_size", "get_batch", "read_calibration_cache",
                                          "write_calibration_cache"], "ILogger": ["log"]}
@@ -116,6 +121,7 @@ OVERRIDES = {"IInt8EntropyCalibrator2": ["get_batch_size", "get_batch", "read_ca
 def source_files():
     files = sorted(glob.glob(os.path.join(ROOT, "edgepose", "engine", "*.py")))
     files += sorted(glob.glob(os.path.join(ROOT, "edgepose", "backends", "tensorrt*.py")))
+    files += [os.path.join(ROOT, "edgepose", "selftest", "trt_checks.py")]
     return files
 
 

@@ -8,16 +8,21 @@ that imports tensorrt, lazily inside functions, so ``import edgepose`` works any
   ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``.
 - TensorRT data types map to numpy here (``DTYPES``), never through ``trt.nptype``: TensorRT 8.5.2's
   uses ``np.bool``, gone since numpy 1.24 (what pip gives Python 3.8 on JetPack 5.1).
-- Buffers (``backends.gpubuffers.BufferSet``): sized once for the largest batch; inputs are copied
-  *into* the pinned buffer (never rebound), or written there directly by the caller through
-  ``input_buffer()``; copies are asynchronous on the set's stream.
+- ``lanes`` execution contexts (default 1), each with its own device buffers, pinned input staging and
+  stream: two callers on two threads (the daemon's ``SharedBackend``) run at once, one's copies
+  overlapping the other's compute. A context is never entered by two threads (it is not reentrant).
+- Inputs: ``input_array(batch)`` lends a pinned array to preprocess *into*; ``infer`` then uploads it
+  as it is. Any other array is copied into the lane's pinned staging first (never rebinding it).
+- Outputs: copied device -> host straight into pinned arrays lent by a ``HostPool`` (no per-frame
+  allocation, no second copy); they are the caller's, and go back to the pool when dropped. Engines
+  built by ``edgepose build`` keep float32 outputs; float16 ones are converted here (with a warning).
 - The device's *primary* context is pushed/popped around every call, so ``activate``, ``infer`` and
-  ``deactivate`` may each run on any thread (no context is created, none leaks); one lock makes
-  ``infer`` safe for several users of one backend (one execution context, one buffer set).
+  ``deactivate`` may each run on any thread (no context is created, none leaks).
 - An engine with a fixed batch N > 1 takes fewer frames: the batch is padded (zeros) and the outputs cut.
 """
 import logging
 import os
+import queue
 import threading
 
 import numpy as np
@@ -62,13 +67,26 @@ def check_sidecar(engine_path, trt_version, device_name, compute_capability):
     return check(engine_path, trt_version, device_name, compute_capability)
 
 
+class _Lane:
+    """One execution context with its own device buffers, pinned input staging and stream."""
+
+    __slots__ = ("context", "bufs", "in_shapes")
+
+    def __init__(self, context, bufs):
+        self.context, self.bufs, self.in_shapes = context, bufs, {}
+
+
 class TensorRTBackend(Backend):
     """Run a TensorRT engine. ``profile``: the model profile (for its input name/layout); ``device``:
-    CUDA device index; ``check``: verify the sidecar before deserializing (default True)."""
+    CUDA device index; ``check``: verify the sidecar before deserializing (default True); ``cuda``:
+    "pycuda" or "cuda-python" (default: ``load_cuda()``'s choice); ``lanes``: execution contexts that
+    may run at once (each with its own buffers and stream); ``results``: pinned result sets callers may
+    hold at a time before results fall back to ordinary memory."""
 
     name = "tensorrt"
 
-    def __init__(self, engine_path, profile=None, device=0, check=True, threads=None, cuda=None):
+    def __init__(self, engine_path, profile=None, device=0, check=True, threads=None, cuda=None, lanes=1,
+                 results=8):
         super().__init__()
         self.engine_path = os.fspath(engine_path)
         if not os.path.isfile(self.engine_path):
@@ -77,12 +95,16 @@ class TensorRTBackend(Backend):
         self.device_index = int(device)
         self.check = check
         self.cuda_library = cuda          # None: load_cuda()'s choice
+        self.lanes = max(1, int(lanes))
+        self.results = max(1, int(results))
         self.sidecar = None
         self.inputs, self.outputs = [], []
         self.batch_range = (1, 1)
-        self.gpu = self._engine = self._context = self._runtime = self._bufs = None
-        self._in_shapes = {}
-        self._lock = threading.Lock()
+        self.gpu = self._engine = self._runtime = None
+        self._lanes, self._free = [], None
+        self._in_pool = self._out_pool = None
+        self._max_shapes, self._dtypes = {}, {}
+        self._input_names, self._output_names = [], []
 
     # -- lifecycle -------------------------------------------------------------------------------
     def _activate(self):
@@ -104,16 +126,19 @@ class TensorRTBackend(Backend):
                     raise EngineError("%s: TensorRT %s could not deserialize this engine (see the TensorRT log above); "
                                       "rebuild it on this device with `edgepose build`"
                                       % (self.engine_path, trt.__version__))
-                self._context = self._engine.create_execution_context()
-                if self._context is None:
-                    raise EngineError("%s: could not create an execution context (out of GPU memory?)"
-                                      % self.engine_path)
                 self._setup_io(trt)
+                self._setup_lanes()
             except BaseException:
                 self._release()
                 raise
-        log.info("%s: TensorRT %s on %s, batch %d..%d, %.1f MB of buffers", self.engine_path, trt.__version__,
-                 gpu.describe(), self.batch_range[0], self.batch_range[1], self._bufs.nbytes / 1e6)
+        nbytes = sum(lane.bufs.nbytes for lane in self._lanes)
+        log.info("%s: TensorRT %s on %s, batch %d..%d, %d lane(s), %.1f MB of device buffers, %.0f KB device->host "
+                 "per frame", self.engine_path, trt.__version__, gpu.describe(), self.batch_range[0],
+                 self.batch_range[1], self.lanes, nbytes / 1e6, self.d2h_bytes(1) / 1e3)
+        slow = [t.name for t in self.outputs if np.dtype(t.dtype) != np.float32]
+        if slow:
+            log.warning("%s: outputs %s are not float32: converting them on the CPU costs milliseconds per frame "
+                        "(engines from `edgepose build` keep float32 outputs)", self.engine_path, slow)
 
     def _profile_shapes(self, name):
         """(min, opt, max) shapes of input ``name`` in optimization profile 0."""
@@ -124,20 +149,30 @@ class TensorRTBackend(Backend):
             shapes = eng.get_profile_shape(0, name)
         return [tuple(int(d) for d in s) for s in shapes]
 
-    def _setup_io(self, trt):
-        from .gpubuffers import BufferSet
+    def _new_context(self):
+        ctx = self._engine.create_execution_context()
+        if ctx is None:
+            raise EngineError("%s: could not create an execution context (out of GPU memory?)" % self.engine_path)
+        for n in self._input_names:
+            if not ctx.set_input_shape(n, self._max_shapes[n]):
+                raise EngineError("%s: TensorRT refused the input shape %s of %s" % (self.engine_path,
+                                                                                   list(self._max_shapes[n]), n))
+        return ctx
 
-        eng, ctx = self._engine, self._context
+    def _setup_io(self, trt):
+        """Names, dtypes, batch range and largest shapes of the engine's I/O (one probe context)."""
+        eng = self._engine
         names = [eng.get_tensor_name(i) for i in range(eng.num_io_tensors)]
         inputs = [n for n in names if eng.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outputs = [n for n in names if eng.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         if not inputs or not outputs:
             raise EngineError("%s: engine has inputs %s and outputs %s; expected at least one of each"
                               % (self.engine_path, inputs, outputs))
-        dtypes = {n: numpy_dtype(eng.get_tensor_dtype(n), "%s: tensor %s" % (self.engine_path, n)) for n in names}
+        self._input_names, self._output_names = inputs, outputs
+        self._dtypes = dtypes = {n: numpy_dtype(eng.get_tensor_dtype(n), "%s: tensor %s" % (self.engine_path, n))
+                                 for n in names}
         lo, hi = 1, None
         self.inputs, self.outputs = [], []
-        max_shapes = {}
         for n in inputs:
             shape = tuple(int(d) for d in eng.get_tensor_shape(n))
             if any(d < 0 for d in shape):
@@ -146,26 +181,43 @@ class TensorRTBackend(Backend):
                     log.warning("%s: input %s has a dynamic spatial range %s..%s; using the largest", self.engine_path,
                                 n, mn, mx)
                 lo, hi = max(lo, mn[0]), (mx[0] if hi is None else min(hi, mx[0]))
-                max_shapes[n] = mx
-                ctx.set_input_shape(n, mx)
+                self._max_shapes[n] = mx
             else:
                 lo, hi = max(lo, shape[0]), (shape[0] if hi is None else min(hi, shape[0]))
-                max_shapes[n] = shape
+                self._max_shapes[n] = shape
             self.inputs.append(TensorInfo(n, tuple(d if d >= 0 else None for d in shape), dtypes[n]))
         self.batch_range = (lo, hi if hi is not None else lo)
+        probe = self._new_context()
         for n in outputs:
-            shape = tuple(int(d) for d in ctx.get_tensor_shape(n))   # resolved for the max input shapes
+            shape = tuple(int(d) for d in probe.get_tensor_shape(n))   # resolved for the max input shapes
             if any(d < 0 for d in shape):
                 raise EngineError("%s: output %s has data-dependent shape %s, which edgepose cannot buffer"
                                   % (self.engine_path, n, shape))
-            max_shapes[n] = shape
+            self._max_shapes[n] = shape
             eng_shape = tuple(int(d) for d in eng.get_tensor_shape(n))
             self.outputs.append(TensorInfo(n, tuple(d if d >= 0 else None for d in eng_shape), dtypes[n]))
-        self._bufs = BufferSet(self.gpu, {n: (dtypes[n], max_shapes[n]) for n in inputs + outputs})
-        for n in inputs + outputs:
-            ctx.set_tensor_address(n, self._bufs[n].ptr)
-        self._in_shapes = {n: max_shapes[n] for n in inputs}
-        self._input_names, self._output_names = inputs, outputs
+        self._lanes = [_Lane(probe, None)]
+
+    def _setup_lanes(self):
+        from .gpubuffers import BufferSet, HostPool
+
+        names = self._input_names + self._output_names
+        specs = {n: (self._dtypes[n], self._max_shapes[n]) for n in names}
+        while len(self._lanes) < self.lanes:
+            self._lanes.append(_Lane(self._new_context(), None))
+        for lane in self._lanes:
+            lane.bufs = BufferSet(self.gpu, specs, pinned=self._input_names)
+            lane.in_shapes = {n: self._max_shapes[n] for n in self._input_names}
+            for n in names:
+                if not lane.context.set_tensor_address(n, lane.bufs[n].ptr):
+                    raise EngineError("%s: TensorRT refused the address of %s" % (self.engine_path, n))
+        self._free = queue.Queue()
+        for lane in self._lanes:
+            self._free.put(lane)
+        self._out_pool = HostPool(self.gpu, {n: specs[n] for n in self._output_names},
+                                  limit=self.results + self.lanes, what="output")
+        self._in_pool = HostPool(self.gpu, {n: specs[n] for n in self._input_names},
+                                 limit=self.results + self.lanes, what="input")
 
     @property
     def fixed_batch(self):
@@ -175,25 +227,35 @@ class TensorRTBackend(Backend):
 
     def _release(self):
         """Free buffers and TensorRT objects (the caller holds the context current)."""
-        if self._bufs is not None:
-            try:
-                self._bufs.free()
-            except Exception as e:
-                log.warning("%s: freeing buffers: %s", self.engine_path, e)
-            self._bufs = None
-        self._context = self._engine = self._runtime = None
+        for pool in (self._in_pool, self._out_pool):
+            if pool is not None:
+                pool.close()
+        self._in_pool = self._out_pool = None
+        for lane in self._lanes:
+            if lane.bufs is not None:
+                try:
+                    lane.bufs.free()
+                except Exception as e:
+                    log.warning("%s: freeing buffers: %s", self.engine_path, e)
+                lane.bufs = None
+            lane.context = None
+        self._lanes, self._free = [], None
+        self._engine = self._runtime = None
 
     def _deactivate(self):
-        """Free everything; safe from any thread (the primary context is pushed here, never destroyed)."""
+        """Free everything once no call is running; safe from any thread (the primary context is pushed
+        here, never destroyed). Results callers still hold stay valid until they drop them."""
         if self.gpu is None:
             return
-        with self._lock, self.gpu.current():
+        lanes = [self._free.get() for _ in self._lanes] if self._free is not None else []
+        with self.gpu.current():
             self._release()
+        del lanes
 
     # -- inference -------------------------------------------------------------------------------
     def _fit_input(self, name, x):
         """``x`` as laid out by the engine (transposing NHWC<->NCHW when that is what fits)."""
-        want = self._bufs[name].max_shape
+        want = self._max_shapes[name]
         if x.ndim != len(want):
             raise InputError("%s: input %s has %d dims, the engine expects %d (%s)"
                              % (self.engine_path, name, x.ndim, len(want), list(want)))
@@ -207,16 +269,17 @@ class TensorRTBackend(Backend):
                              "--profile" % (self.engine_path, name, list(x.shape), list(want), *self.batch_range))
         return x
 
-    def input_buffer(self, name, batch=1):
-        """The pinned host array of input ``name`` shaped for ``batch`` frames, to write the next input into
-        in place (e.g. ``preprocess(image, profile, out=backend.input_buffer(name)[i:i+1])``), then call
-        ``infer_prepared(batch)``. Only for one user at a time (hold ``backend.lock``)."""
-        n = self._check_batch(name, batch)
-        return self._bufs.host(name, (n,) + self._bufs[name].max_shape[1:])
-
-    @property
-    def lock(self):
-        return self._lock
+    def input_array(self, batch=1, name=None):
+        """A pinned array for ``batch`` frames of input ``name`` (default: the first input), laid out as
+        the engine wants, to preprocess into (``preprocess(image, profile, out=a[i:i+1])``); pass it to
+        ``infer`` and it is uploaded as it is, no copy. It returns to the backend when dropped. None while
+        the backend is not active (preprocess into an ordinary array then)."""
+        if not self.active or self._in_pool is None:
+            return None
+        name = name or self._input_names[0]
+        n = int(batch)
+        self._check_batch(name, n)
+        return self._in_pool.lease()[name][:n]
 
     def _check_batch(self, name, n):
         lo, hi = self.batch_range
@@ -238,46 +301,47 @@ class TensorRTBackend(Backend):
             n = x.shape[0]
             self._check_batch(name, n)
             fitted[name] = x
-        with self._lock:
-            for name, x in fitted.items():
-                run_n = self._check_batch(name, n)
-                host = self._bufs.host(name, (run_n,) + tuple(x.shape[1:]))
-                np.copyto(host[:n], x, casting="unsafe")      # into the pinned buffer, never rebinding it
-                if run_n > n:
-                    host[n:] = 0                                # fixed-batch engine: pad
-            outs = self._run(n)
-            return {k: v.copy() if v.dtype == np.float32 else v.astype(np.float32) for k, v in outs.items()}
+        lane = self._free.get()
+        try:
+            outs = self._run(lane, fitted, n)
+        finally:
+            self._free.put(lane)
+        return {k: v if v.dtype == np.float32 else v.astype(np.float32) for k, v in outs.items()}
 
-    def infer_prepared(self, batch=1):
-        """Run on what was written into ``input_buffer(name, batch)``; returns pinned views of the outputs
-        (first ``batch`` frames), valid until the next call. The caller holds ``lock``."""
-        return self._run(int(batch))
-
-    def _run(self, n):
-        ctx, bufs = self._context, self._bufs
+    def _run(self, lane, fitted, n):
+        ctx, bufs = lane.context, lane.bufs
+        run_n = self._check_batch(self._input_names[0], n)
         with self.gpu.current():
-            for name in self._input_names:
-                shape = (self._check_batch(name, n),) + self._bufs[name].max_shape[1:]
-                if shape != self._in_shapes[name]:
+            for name, x in fitted.items():
+                shape = (run_n,) + self._max_shapes[name][1:]
+                host = self._in_pool.full_array(x, name)          # lent by input_array(): upload as it is
+                if host is not None:
+                    host = host[:run_n]
+                else:
+                    host = bufs.host(name, shape)
+                    np.copyto(host[:n], x, casting="unsafe")       # into the pinned staging, never rebinding it
+                if run_n > n:
+                    host[n:] = 0                                   # fixed-batch engine: pad
+                if shape != lane.in_shapes[name]:
                     if not ctx.set_input_shape(name, shape):
                         raise InputError("%s: TensorRT refused input shape %s for %s"
                                          % (self.engine_path, list(shape), name))
-                    self._in_shapes[name] = shape
-                bufs.upload(name, shape)
+                    lane.in_shapes[name] = shape
+                bufs.upload(name, shape, source=host)
             if not ctx.execute_async_v3(bufs.stream_handle):
                 raise BackendError("%s: TensorRT execution failed (see the TensorRT log above)" % self.engine_path)
+            result = self._out_pool.lease()
             views = {}
             for name in self._output_names:
                 shape = tuple(int(d) for d in ctx.get_tensor_shape(name))
-                views[name] = bufs.download(name, shape)[:n]
+                views[name] = bufs.download(name, shape, into=result[name][:shape[0]])[:n]
             bufs.sync()
         return views
 
     def d2h_bytes(self, batch=1):
         """Bytes copied device -> host per call of ``batch`` frames (what ``make bench`` prints)."""
         total = 0
-        for t in self.outputs:
-            buf = self._bufs[t.name]
-            per = int(np.prod(buf.max_shape[1:])) * buf.dtype.itemsize
+        for name in self._output_names:
+            per = int(np.prod(self._max_shapes[name][1:])) * self._dtypes[name].itemsize
             total += per * (self.fixed_batch or batch)
         return total

@@ -9,6 +9,7 @@ examples:
   edgepose prepare model.onnx --profile tao-bpnet --size 288x384 --batch 1 --out model.prep.onnx
   edgepose prepare model.onnx --profile tao-bpnet --batch dynamic:1,2,4 --out model.dyn.onnx
   edgepose prepare model.onnx --profile tao-bpnet --fp16 --out model.fp16.onnx   # TensorRT 11 fp16 builds
+  edgepose prepare model.onnx --profile tao-bpnet-paf8 --out model.paf8.onnx   # cut the x4 PAF upsampling
 """
 
 

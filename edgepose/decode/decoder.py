@@ -4,10 +4,8 @@ from typing import List
 import numpy as np
 
 from ..errors import ConfigError
-from ..profiles import DecodeParams, load_profile
 from ..topology import NUM_KEYPOINTS
 from ..types import Person
-from ..validation import validate
 from .group import assemble
 from .maps import batch_size, extract_maps
 from .paf import LimbScorer
@@ -27,6 +25,9 @@ class PoseDecoder:
     """
 
     def __init__(self, profile, **overrides):
+        from ..profiles import DecodeParams, load_profile      # pydantic: imported here, see ``trusted``
+        from ..validation import validate
+
         self.profile = load_profile(profile)
         fields = DecodeParams.model_fields
         unknown = sorted(set(overrides) - set(fields))
@@ -40,10 +41,23 @@ class PoseDecoder:
         for k in self.params.seedless_limbs:
             if not 0 <= k < n_limbs:
                 raise ConfigError("PoseDecoder: seedless_limbs: limb %d does not exist (0..%d)" % (k, n_limbs - 1))
+        self._setup()
+
+    @classmethod
+    def trusted(cls, profile, params):
+        """A decoder from an already-validated profile view and decode parameters (attribute objects, e.g.
+        from a ``Profile``'s dump): no pydantic needed, as on a device running the self-test with JetPack's
+        packages only (``edgepose.selftest.golden``)."""
+        self = cls.__new__(cls)
+        self.profile, self.params = profile, params
+        self._setup()
+        return self
+
+    def _setup(self):
         self.limb_parts = self.profile.limb_parts
         self.limb_channels = self.profile.limb_channels
         seedless = set(self.params.seedless_limbs)
-        self.seedless = [k in seedless for k in range(n_limbs)]
+        self.seedless = [k in seedless for k in range(len(self.profile.limbs))]
         self.scorer = LimbScorer(self.limb_parts, self.limb_channels, self.params)
 
     def __repr__(self):

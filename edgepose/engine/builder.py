@@ -6,6 +6,11 @@
 from the ONNX. A requested option that the installed TensorRT lacks is one ``EngineError``.
 The engine and its JSON sidecar are written atomically under ``out_dir`` as
 ``<model>.<precision>.b<batch>.<H>x<W>.<device>.trt<version>.engine``.
+
+Without the ``onnx`` Python package (a bare Jetson running the self-test) the model's inputs and
+precision come from TensorRT's own ONNX parser instead (``model_facts``); ``profile`` may then be any
+object with a profile's attributes (``edgepose.selftest.golden.ProfileView``) and ``calib_set`` an
+already-made calibration set, so the build needs neither pydantic nor OpenCV.
 """
 import datetime
 import json
@@ -17,7 +22,7 @@ from typing import List, Optional, Tuple
 
 from ..atomic import write_atomic
 from ..errors import EngineError, UsageError
-from ..onnxprep import BatchRange, graph_io, load_model, parse_batch, sha256_file
+from ..onnxprep import BatchRange, parse_batch, sha256_file
 from .sidecar import build_command, write_sidecar
 from .trt import Capabilities, device_tag, get_logger, import_trt, jetson_model, parser_errors, version_string
 
@@ -38,6 +43,7 @@ class BuildOptions:
     dla_core: Optional[int] = None
     gpu_fallback: bool = False
     timing_cache: Optional[str] = None
+    calib_set: Optional[object] = None     # an already-made CalibrationSet-like object instead of --calib DIR
     out_dir: str = "engines"
     argv: List[str] = field(default_factory=list)  # the build arguments, recorded for the rebuild hint
 
@@ -95,10 +101,58 @@ def engine_file_name(model_path, precision, batch, size, tag, version):
     return "%s.%s.b%s.%dx%d.%s.trt%s.engine" % (stem, precision, b, size[0], size[1], tag, version)
 
 
-def _input_batch(model, profile):
-    """``(batch dim (int or str), (H, W), input name)`` of the profile's input in the ONNX."""
-    ins, _ = graph_io(model)
-    shapes = dict(ins)
+def model_facts(onnx_path, trt=None, gpu=None):
+    """``({input name: shape (dims int, or str when dynamic)}, precision kind)`` of an ONNX model: read with
+    the ``onnx`` package, or without it through TensorRT's parser (Q/DQ layers: int8; half tensors: fp16)."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        return _facts_from_parser(onnx_path, trt or import_trt(), gpu)
+    from ..onnxprep import graph_io, load_model
+
+    model = load_model(onnx_path)
+    return dict(graph_io(model)[0]), onnx_precision(model)
+
+
+def _facts_from_parser(onnx_path, trt, gpu):
+    caps = Capabilities.of(trt)
+    if gpu is None:
+        gpu = _default_gpu()
+    with gpu.current():
+        builder = trt.Builder(get_logger(trt))
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH) if caps.explicit_batch_flag else 0
+        if caps.strongly_typed:
+            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, get_logger(trt))
+        if not parser.parse_from_file(os.path.abspath(onnx_path)):
+            errors = parser_errors(parser)
+            raise EngineError("TensorRT %s cannot parse %s: %s" % (version_string(trt), onnx_path,
+                                                                     errors[0] if errors else "unknown parser error"))
+        inputs = {}
+        for i in range(network.num_inputs):
+            t = network.get_input(i)
+            inputs[t.name] = tuple(int(d) if int(d) >= 0 else "?" for d in t.shape)
+        qdq = {trt.LayerType.QUANTIZE, trt.LayerType.DEQUANTIZE}
+        kinds = set()
+        for i in range(network.num_layers):
+            layer = network.get_layer(i)
+            if layer.type in qdq:
+                kinds.add("int8")
+            elif any(layer.get_output(k).dtype == trt.DataType.HALF for k in range(layer.num_outputs)):
+                kinds.add("fp16")
+    return inputs, ("int8" if "int8" in kinds else "fp16" if "fp16" in kinds else "fp32")
+
+
+def _default_gpu():
+    from ..backends.cudalib import load_cuda
+    from ..backends.gpubuffers import GpuDevice
+
+    return GpuDevice.get(load_cuda(), 0)
+
+
+def _input_batch(shapes, profile):
+    """``(batch dim (int or str), (H, W), input name)`` of the profile's input among the model's inputs."""
     name = profile.input.name
     if name not in shapes:
         raise EngineError("ONNX input %r (profile %s) not found; the model has %s: check --profile"
@@ -114,13 +168,16 @@ def _input_batch(model, profile):
 def build_engine(onnx_path, profile, options, trt=None, gpu=None):
     """Build and write the engine + sidecar; returns ``(engine_path, sidecar dict)``. ``gpu``: a
     ``GpuDevice`` (default: device 0 through ``load_cuda()``, pycuda or cuda-python)."""
-    from ..profiles import load_profile
+    if not hasattr(profile, "input"):           # a name or path (a Profile, or a view of one, is used as is)
+        from ..profiles import load_profile
 
-    profile = load_profile(profile)
+        profile = load_profile(profile)
     opts = options
-    model = load_model(onnx_path)
-    onnx_kind = onnx_precision(model)
-    bdim, size, in_name = _input_batch(model, profile)
+    trt = trt or import_trt()
+    if gpu is None:
+        gpu = _default_gpu()
+    shapes, onnx_kind = model_facts(onnx_path, trt, gpu)
+    bdim, size, in_name = _input_batch(shapes, profile)
     if opts.size and tuple(opts.size) != size:
         raise EngineError("%s has input size %dx%d, --size asks %dx%d: re-export it with `edgepose prepare %s "
                           "--profile %s --size %dx%d --out PREPARED.onnx`"
@@ -134,8 +191,7 @@ def build_engine(onnx_path, profile, options, trt=None, gpu=None):
         batch = BatchRange(bdim, bdim, bdim)
     elif batch is None:
         batch = BatchRange(1, 1, 1)
-    have_calib = bool(opts.calib or opts.calib_cache)
-    trt = trt or import_trt()
+    have_calib = bool(opts.calib or opts.calib_cache or opts.calib_set is not None)
     caps = Capabilities.of(trt)
     version = version_string(trt)
     flags, use_calib = plan_precision(caps, opts.precision, onnx_kind, have_calib)
@@ -161,11 +217,6 @@ def build_engine(onnx_path, profile, options, trt=None, gpu=None):
     if opts.timing_cache and not caps.timing_cache:
         raise EngineError("TensorRT %s has no timing cache: drop --timing-cache" % version)
 
-    if gpu is None:
-        from ..backends.cudalib import load_cuda
-        from ..backends.gpubuffers import GpuDevice
-
-        gpu = GpuDevice.get(load_cuda(), 0)
     dev = {"name": gpu.info.name, "compute_capability": gpu.info.compute_capability, "soc": jetson_model()}
     calibrator = None
     t0 = time.time()
@@ -279,10 +330,10 @@ def _build(trt, caps, gpu, dev, version, onnx_path, profile, opts, flags, use_ca
         if use_calib:
             from .calibrator import CalibrationSet, make_entropy_calibrator
 
-            calib_set = None
-            if opts.calib:
+            calib_set = opts.calib_set
+            if calib_set is None and opts.calib:
                 calib_set = CalibrationSet(opts.calib, profile, size=size, batch_size=batch.opt, count=opts.calib_count)
-            elif not os.path.isfile(opts.calib_cache):
+            elif calib_set is None and not os.path.isfile(opts.calib_cache):
                 raise EngineError("--calib-cache %s does not exist and no --calib DIR was given to create it"
                                   % opts.calib_cache)
             key = {"model_sha256": sha256_file(onnx_path), "tensorrt": version}

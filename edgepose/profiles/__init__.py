@@ -7,6 +7,8 @@ No layout constant appears anywhere else in the package.
 
 Built-in profiles are the YAML files beside this module; a user's own profile is any YAML path of
 the same form (see README, "Profile format"). ``load_profile(name_or_path)`` returns a ``Profile``.
+A profile may start from another with ``base: NAME_OR_PATH`` and give only what differs (mappings are
+merged key by key, anything else replaced): the ``-paf8`` variants are written that way.
 """
 import os
 from typing import List, Literal, Optional, Tuple
@@ -142,10 +144,15 @@ def builtin_profiles():
     return sorted(f[:-5] for f in os.listdir(_HERE) if f.endswith(".yaml"))
 
 
-def load_profile(name_or_path):
-    """Load a built-in profile by name, or a user's profile from a YAML path."""
-    if isinstance(name_or_path, Profile):
-        return name_or_path
+def _merged(base, over):
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _profile_data(name_or_path, seen=()):
+    """The YAML mapping of a profile, with its ``base`` chain merged in."""
     key = os.fspath(name_or_path)
     path = os.path.join(_HERE, key + ".yaml")
     if not os.path.isfile(path):
@@ -154,6 +161,19 @@ def load_profile(name_or_path):
                 "profile %r: not a built-in profile (%s) nor a YAML file" % (key, ", ".join(builtin_profiles())))
         path = key
     data = load_yaml(path)
+    if isinstance(data, dict) and "base" in data:
+        base = data.pop("base")
+        if base in seen or base == key:
+            raise ProfileError("%s: base %r makes a loop of profiles (%s)" % (path, base, " -> ".join(seen + (key,))))
+        data = _merged(_profile_data(base, seen + (key,))[0], data)
+    return data, path
+
+
+def load_profile(name_or_path):
+    """Load a built-in profile by name, or a user's profile from a YAML path."""
+    if isinstance(name_or_path, Profile):
+        return name_or_path
+    data, path = _profile_data(name_or_path)
     try:
         return validate(Profile, data, path)
     except ProfileError:

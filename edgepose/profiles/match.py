@@ -30,8 +30,9 @@ def read_io(path):
     return ins, outs
 
 
-def match_profile(inputs, outputs, profile):
-    """List of reasons ``profile`` does not fit this I/O (empty: it fits)."""
+def match_profile(inputs, outputs, profile, strides=True):
+    """List of reasons ``profile`` does not fit this I/O (empty: it fits). ``strides``: also compare the
+    outputs' sizes with the input's over the profile's strides, where the shapes say them."""
     why = []
     in_names = {n: s for n, s in inputs}
     out_names = {n: s for n, s in outputs}
@@ -43,6 +44,7 @@ def match_profile(inputs, outputs, profile):
         if len(s) != 4 or (isinstance(ch, int) and ch != 3):
             why.append("input %r has shape %s, expected %s with 3 channels" % (profile.input.name, list(s), profile.input.layout))
     need = profile.outputs.heatmap.channel_offset + 18
+    in_hw = _hw(in_names.get(profile.input.name), profile.input.layout)
     for what, spec in (("heatmap", profile.outputs.heatmap), ("paf", profile.outputs.paf)):
         if spec.name not in out_names:
             why.append("%s output %r not found (model has %s)" % (what, spec.name, sorted(out_names)))
@@ -54,7 +56,20 @@ def match_profile(inputs, outputs, profile):
         if what == "paf" and isinstance(ch, int) and ch <= int(profile.limb_channels.max()):
             why.append("paf output %r has %d channels, the profile uses channel %d"
                        % (spec.name, ch, int(profile.limb_channels.max())))
+        out_hw = _hw(s, profile.outputs.layout)
+        if strides and in_hw and out_hw and (out_hw[0] * spec.stride, out_hw[1] * spec.stride) != in_hw:
+            why.append("%s output %r is %dx%d for a %dx%d input: stride %s, the profile says %d"
+                       % (what, spec.name, out_hw[0], out_hw[1], in_hw[0], in_hw[1],
+                          "%g" % (in_hw[0] / out_hw[0]) if out_hw[0] else "?", spec.stride))
     return why
+
+
+def _hw(shape, layout):
+    """(H, W) of a 4-d shape when both are known ints, else None."""
+    if not shape or len(shape) != 4:
+        return None
+    hw = shape[1:3] if layout == "NHWC" else shape[2:4]
+    return tuple(hw) if all(isinstance(d, int) and d > 0 for d in hw) else None
 
 
 def guess_profiles(path):

@@ -1,8 +1,9 @@
 """The model side of the daemon, shared by every source: one backend, one reloadable decoder.
 
-- ``SharedBackend``: looks like a ``Backend`` to every ``Pipeline``; one thread owns the real one
-  (a CUDA context belongs to one thread) and runs the requests of all sources, batched into one
-  inference when the engine's batch dimension is dynamic.
+- ``SharedBackend``: looks like a ``Backend`` to every ``Pipeline``; its threads run the requests of
+  all sources, batched into one inference when the engine's batch dimension is dynamic. One thread
+  per lane of the real backend (a TensorRT engine opened here has two execution contexts, each with
+  its own stream): while one lane computes, the other copies, so two sources overlap.
 - ``SwappableDecoder``: the current decoder; a reload swaps its thresholds between two frames.
 - ``load_model(config)``: the config's ``model:`` section opened as ``(SharedBackend, Profile, SwappableDecoder)``.
 """
@@ -28,7 +29,8 @@ class _Request:
 
 
 class SharedBackend(Backend):
-    """One inference thread for every source; batches waiting requests when the batch is dynamic."""
+    """Inference threads (one per lane of ``backend``) for every source; batches waiting requests when
+    the batch is dynamic."""
 
     name = "shared"
 
@@ -46,6 +48,7 @@ class SharedBackend(Backend):
         self._pending = []
         self._closing = False
         self._thread = None
+        self._workers = []
         self._ready = threading.Event()
         self._start_error = None
 
@@ -66,6 +69,11 @@ class SharedBackend(Backend):
 
     def deactivate(self):
         """Pipelines call this when they stop; the shared engine stays up until ``close()``."""
+
+    def input_array(self, batch=1):
+        """The real backend's pinned input array (TensorRT), or None: see ``TensorRTBackend.input_array``."""
+        lend = getattr(self.inner, "input_array", None)
+        return lend(batch) if lend is not None and self._ready.is_set() and self._start_error is None else None
 
     def infer(self, batch):
         if self._thread is None:
@@ -97,16 +105,16 @@ class SharedBackend(Backend):
             self._ready.set()
             return
         self._configure_batch()
+        lanes = max(1, int(getattr(self.inner, "lanes", 1) or 1))
+        self._workers = [threading.Thread(target=self._serve_loop, name="inference-%d" % i, daemon=True)
+                         for i in range(1, lanes)]
+        for w in self._workers:
+            w.start()
         self._ready.set()
         try:
-            while True:
-                with self._cond:
-                    while not self._pending and not self._closing:
-                        self._cond.wait()
-                    if not self._pending:
-                        break
-                    reqs, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-                self._serve(reqs)
+            self._serve_loop()
+            for w in self._workers:
+                w.join()
         finally:
             for req in self._pending:
                 req.error = RuntimeError("the shared backend was closed")
@@ -115,6 +123,21 @@ class SharedBackend(Backend):
                 self.inner.deactivate()
             except Exception as e:
                 log.warning("deactivating the backend: %s", e)
+
+    def _count(self, frames):
+        with self._cond:            # several lanes count at once
+            self.calls += 1
+            self.frames += frames
+
+    def _serve_loop(self):
+        while True:
+            with self._cond:
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                if not self._pending:
+                    break
+                reqs, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            self._serve(reqs)
 
     def _configure_batch(self):
         """Batch up to ``requested_batch`` frames when the input's batch dimension is dynamic
@@ -142,8 +165,7 @@ class SharedBackend(Backend):
                     r.result = {k: v[start:start + n] for k, v in out.items()}
                     start += n
                     r.done.set()
-                self.calls += 1
-                self.frames += sum(sizes)
+                self._count(sum(sizes))
                 return
             except Exception as e:
                 log.warning("batched inference failed (%s): running frames one by one from now on", e)
@@ -151,8 +173,7 @@ class SharedBackend(Backend):
         for r in reqs:
             try:
                 r.result = self.inner.infer(r.batch)
-                self.calls += 1
-                self.frames += len(r.batch[self.input_name])
+                self._count(len(r.batch[self.input_name]))
             except BaseException as e:  # noqa: B902 - handed to the pipeline that asked
                 r.error = e
             r.done.set()
@@ -186,7 +207,7 @@ def load_model(cfg):
     path, profile = resolve_model(m.model, m.engine, m.profile, m.size, inputs=[s.uri for s in cfg.sources])
     log.info("loading %s (profile %s)", path, profile.name)
     t0 = time.monotonic()
-    inner = open_backend(path, profile=profile, threads=m.threads)
+    inner = open_backend(path, profile=profile, threads=m.threads, lanes=2)
     max_batch = cfg.service.max_batch if cfg.service.batch else 1
     backend = SharedBackend(inner, profile.input.name, max_batch=max_batch).activate()
     decoder = SwappableDecoder(profile, cfg.decode_overrides())

@@ -315,7 +315,7 @@ def cuMemcpyHtoDAsync(dstDevice, srcHost, ByteCount, hStream):
     if mem is None or not _stream_ok(hStream) or not isinstance(srcHost, int):
         return (CUresult.CUDA_ERROR_INVALID_VALUE,)
     mem[:ByteCount] = ctypes.string_at(srcHost, ByteCount)
-    STATE.calls.append(("htod", int(dstDevice), ByteCount))
+    STATE.calls.append(("htod", int(dstDevice), ByteCount, srcHost))
     return (CUresult.CUDA_SUCCESS,)
 
 
@@ -327,7 +327,7 @@ def cuMemcpyDtoHAsync(dstHost, srcDevice, ByteCount, hStream):
     if mem is None or not _stream_ok(hStream) or not isinstance(dstHost, int):
         return (CUresult.CUDA_ERROR_INVALID_VALUE,)
     ctypes.memmove(dstHost, bytes(mem[:ByteCount]), ByteCount)
-    STATE.calls.append(("dtoh", int(srcDevice), ByteCount))
+    STATE.calls.append(("dtoh", int(srcDevice), ByteCount, dstHost))
     return (CUresult.CUDA_SUCCESS,)
 
 

@@ -40,6 +40,11 @@ def _close(a, b, name, rel=1e-3):
     assert diff <= rel * scale, (name, diff, scale)
 
 
+def _staging(be):
+    return {n: b.host_flat.ctypes.data for lane in be._lanes for n, b in lane.bufs.buffers.items()
+            if b.host_flat is not None}
+
+
 def test_dynamic_batch_matches_onnxruntime(engine):
     from edgepose.backends import open_backend
 
@@ -47,7 +52,7 @@ def test_dynamic_batch_matches_onnxruntime(engine):
     be = open_backend(engine["engine"])
     with be:
         assert be.name == "tensorrt" and be.batch_range == (1, 4)
-        pinned = {n: b.host_flat.ctypes.data for n, b in be._bufs.buffers.items()}
+        pinned = _staging(be)
         for n in (1, 3, 4, 2):
             x, prof = _batch(n, seed=n)
             a = ref.infer({prof.input.name: x})
@@ -55,7 +60,7 @@ def test_dynamic_batch_matches_onnxruntime(engine):
             for name in a:
                 assert b[name].shape == a[name].shape
                 _close(a[name], b[name], name)
-        assert {n: b.host_flat.ctypes.data for n, b in be._bufs.buffers.items()} == pinned
+        assert _staging(be) == pinned                 # the pinned staging is never rebound
         with pytest.raises(Exception, match="outside the engine's profile"):
             be.infer({prof.input.name: np.zeros((5,) + x.shape[1:], np.float32)})
 
@@ -93,6 +98,33 @@ def test_pipeline_on_an_engine_equals_onnxruntime(engine):
         pipe.close()
         print(kind, pipe.stats.log_line())
     assert runs["ort"] == runs["trt"] and len(runs["trt"]) == 12
+
+
+def test_two_lanes_and_lent_input_match_onnxruntime(engine):
+    """Two execution contexts on two threads at once, inputs preprocessed into the lent pinned array."""
+    from edgepose.backends import open_backend
+
+    x, prof = _batch(1)
+    ref = open_backend(engine["onnx"]).infer({prof.input.name: x})
+    errors = []
+    with open_backend(engine["engine"], lanes=2) as be:
+        def worker():
+            try:
+                for _ in range(30):
+                    a = be.input_array(1)
+                    a[...] = x
+                    out = be.infer({prof.input.name: a})
+                    for name in ref:
+                        _close(ref[name], out[name], name)
+            except Exception as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]
 
 
 def test_sidecar_mismatch_is_refused(engine, tmp_path):
