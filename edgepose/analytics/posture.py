@@ -214,13 +214,13 @@ class PostureEstimator(object):
             st.down = f.down
             f.upright = (not f.down) and f.torso_deg <= cfg.upright_torso_deg and (
                 f.head_rel is None or f.head_rel > 0.5) and (f.torso_ratio is None or f.torso_ratio >= 0.6)
-            if f.leg_len is not None:  # the legs' length in the image over a standing leg's (about 1 standing)
+            if f.leg_len is not None and ref > 0:  # the legs' length in the image over a standing leg's (about 1 standing)
                 f.leg_ratio = f.leg_len / ((_P_THIGH + _P_SHIN) * ref)
             f.tall = f.upright and f.torso_deg <= _TALL_TORSO_DEG and (f.leg_ratio is None or f.leg_ratio >= _TALL_LEG) and (
                 f.head_rel is None or f.head_rel >= _TALL_HEAD) and (f.knee_deg is None or f.knee_deg >= _FLOOR_KNEE_DEG) and (
                 f.hip_drop is None or f.hip_drop < _TALL_HIP_DROP)
             if f.head_hang is not None:
-                f.head_hang /= ref
+                f.head_hang = f.head_hang / ref if ref > 0 else None
             if (f.ankle_y is not None and not f.down and f.torso_deg <= cfg.lying_torso_deg
                     and (f.knee_deg is None or f.knee_deg >= _FLOOR_KNEE_DEG)
                     and (f.leg_ratio is None or f.leg_ratio >= _TALL_LEG)):
