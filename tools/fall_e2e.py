@@ -18,8 +18,9 @@ of the fall logic in seconds; a new model needs a new ``--record``.
 
 Seeds: the bundled model was trained on sequence seeds below 800000000; the analytics were tuned on
 930000000..930000099; report held-out figures from 970000000 on (never tune on those).
-Golden fixtures: ``tests/analytics/data/model_poses/`` holds a few of these recordings (see its
-README for the command that remakes them after the bundled model changes).
+Golden fixtures: ``tests/analytics/data/model_poses/`` holds a few of these recordings (tuning
+seeds, ``FIXTURES``); after the bundled model changes, remake them with
+``python tools/fall_e2e.py --record /tmp/rec --write-fixtures`` (see that folder's README).
 """
 import argparse
 import contextlib
@@ -41,6 +42,13 @@ from edgepose.analytics.scoring import run_frames, score, torso_visible_after  #
 from edgepose.recording import read_recording  # noqa: E402
 
 HELD_OUT_FIRST_SEED = 970000000
+FIXTURE_DIR = os.path.join(ROOT, "tests", "analytics", "data", "model_poses")
+# the golden model-pose fixtures (tuning seeds only): falls of each kind, a slide down a wall, and the
+# daily activities most like a fall
+FIXTURES = (("fall_forward", 930000001), ("fall_backward", 930000000), ("fall_sideways", 930000002),
+            ("fall_from_sitting", 930000004), ("fall_toward_camera", 930000000), ("slide_wall", 930000004),
+            ("lie_floor_slow", 930000000), ("sit_fast", 930000002), ("crouch", 930000003),
+            ("bend_pick", 930000004))
 
 
 def record_clip(name, seed, out_dir, model=None, profile=None, tmp=None):
@@ -77,6 +85,33 @@ def record_clip(name, seed, out_dir, model=None, profile=None, tmp=None):
     with io.open(base + ".truth.json", "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
     return base + ".jsonl", base + ".truth.json"
+
+
+def write_fixtures(record_dir, out_dir=FIXTURE_DIR, model=None, profile=None):
+    """Record (or reuse from ``record_dir``) the ``FIXTURES`` clips and write them compactly
+    (coordinates to 0.1 px, scores to 0.01, gzip) with their truth into ``out_dir``."""
+    import gzip
+
+    os.makedirs(out_dir, exist_ok=True)
+    for name, seed in FIXTURES:
+        base = os.path.join(record_dir, "%s-%d" % (name, seed))
+        if not (os.path.isfile(base + ".truth.json") and os.path.isfile(base + ".jsonl")):
+            record_clip(name, seed, record_dir, model, profile)
+        out = os.path.join(out_dir, os.path.basename(base))
+        with io.open(base + ".jsonl", encoding="utf-8") as src, \
+                gzip.open(out + ".jsonl.gz", "wt", encoding="utf-8", compresslevel=9) as dst:
+            for line in src:
+                rec = json.loads(line)
+                for p in rec["people"]:
+                    p["score"] = round(p["score"], 2)
+                    p["keypoints"] = [[None, None, 0] if x is None else [round(x, 1), round(y, 1), round(sc, 2)]
+                                      for x, y, sc in p["keypoints"]]
+                dst.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        with io.open(base + ".truth.json", encoding="utf-8") as f:
+            meta = json.load(f)
+        with io.open(out + ".truth.json", "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=1)
+        print("fixture %s: %d bytes" % (out + ".jsonl.gz", os.path.getsize(out + ".jsonl.gz")), file=sys.stderr)
 
 
 def load_recorded(base):
@@ -145,12 +180,20 @@ def main(argv=None):
     ap.add_argument("--profile")
     ap.add_argument("--scenarios", help="comma-separated (default: all)")
     ap.add_argument("--verbose", action="store_true", help="list every clip with a miss or a false alarm")
+    ap.add_argument("--write-fixtures", action="store_true", help="(with --record DIR) record the golden "
+                    "fixture clips (FIXTURES) into DIR and write them to tests/analytics/data/model_poses/")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from edgepose.synth import SCENARIOS
 
     names = args.scenarios.split(",") if args.scenarios else sorted(SCENARIOS)
     directory = args.record or args.from_dir
+    if args.write_fixtures:
+        if not args.record:
+            ap.error("--write-fixtures needs --record DIR (where the clips are recorded or found)")
+        os.makedirs(directory, exist_ok=True)
+        write_fixtures(directory, model=args.model, profile=args.profile)
+        return 0
     if args.record:
         os.makedirs(directory, exist_ok=True)
         todo = [(n, s) for n in names for s in range(args.first_seed, args.first_seed + args.seeds)]
