@@ -1,25 +1,23 @@
 """Replay: a recorded pose stream through analytics and sinks, offline and fast.
 
 The input is the recording format (docs/contracts.md): one JSON object per line and frame, one or
-several sources interleaved. Each source gets its own ``Analyzer``; the event changes go to the
+several sources interleaved; a line that cannot be replayed as it is (not a finite number, a
+half-missing keypoint) stops the replay with "FILE:LINE: what is wrong" and exit code 2. Each source gets its own ``Analyzer``; the event changes go to the
 configured sinks and, with ``events_path``, to a JSONL event feed. No images are involved, so a day
 of recorded poses is re-scored in seconds after a threshold change.
 """
 import io
-import json
 import logging
 import os
 import time
 from typing import Optional
 
-import numpy as np
 from pydantic import Field
 
 from .analytics import Analyzer, AnalyticsConfig
 from .errors import InputError
+from .recording import parse_line
 from .sinks import SinkSet, SinksConfig, build_sinks, change_json
-from .topology import NUM_KEYPOINTS
-from .types import Person
 from .validation import Strict, load_yaml, validate
 
 log = logging.getLogger(__name__)
@@ -52,17 +50,6 @@ def load_replay_config(path):
         return full.analytics
 
     return analytics_for, full.sinks
-
-
-def _person(obj):
-    rows = obj.get("keypoints")
-    if not isinstance(rows, list) or len(rows) != NUM_KEYPOINTS:
-        raise ValueError("'keypoints' must be a list of %d [x, y, s] triples" % NUM_KEYPOINTS)
-    rows = [_MISSING if r[0] is None else r for r in rows]
-    return Person(np.array(rows, dtype=np.float32), obj.get("score", 0.0), obj.get("track_id"))
-
-
-_MISSING = (float("nan"), float("nan"), 0.0)
 
 
 def _text_lines(f, path):
@@ -121,17 +108,14 @@ def replay(path, analytics_for=None, sinks_config=None, events_path=None, sinks=
                 if not line.strip():
                     continue
                 try:
-                    rec = json.loads(line)
-                    t = float(rec["t"])
-                    source = str(rec.get("source") or "default")
-                    size = (int(rec["height"]), int(rec["width"]))
-                    people = [_person(p) for p in rec["people"]]
-                except (ValueError, KeyError, TypeError, InputError) as e:
+                    rec = parse_line(line, "%s:%d" % (path, lineno))
+                except InputError:
                     if not line.endswith("\n"):
                         log.warning("%s:%d: truncated last line skipped", path, lineno)
                         break
-                    raise InputError("%s:%d: not a pose recording line (%s); expected keys t, frame, source, "
-                                     "width, height, people" % (path, lineno, e))
+                    raise
+                t, source, people = rec.t, rec.source or "default", rec.people
+                size = (rec.height, rec.width)
                 an = analyzers.get(source)
                 if an is None:
                     an = analyzers[source] = Analyzer(analytics_for(source), source)

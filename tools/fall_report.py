@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fall detection report over the synthetic scenarios: recall, false alarms, detection delay.
 
-    python tools/fall_report.py [--seeds 5] [--fps 15] [--jitter 0.01] [--dropout 0.05] [--clean]
+    python tools/fall_report.py [--seeds 10] [--first-seed 970000000] [--fps 15] [--jitter 0.01]
+                                [--dropout 0.05] [--clean]
     python tools/fall_report.py --bench      # analytics frames/s and greedy vs Hungarian assignment
 
 Each scenario of ``edgepose.synth.SCENARIOS`` is generated with several seeds, perturbed like a real
@@ -9,10 +10,15 @@ detector (keypoint jitter in body heights, keypoint dropout, dropped frames) and
 ``edgepose.analytics.Analyzer`` with the default config. A fall counts as detected when the alert
 is raised within 2 s of the impact; falls whose person is out of the picture after the impact
 (torso not in the ground truth) are counted apart ("out of view"), no pose detector can see them.
+Alerts are 'fall' and 'person_down' (a slow slide that ends slumped), matched by
+``edgepose.analytics.scoring.match_falls``.
+
+Seed discipline: the bundled model was trained on sequence seeds below 800000000; the analytics are
+tuned on 930000000..930000099 (``--first-seed 930000000``); the default, 970000000 on, is held out
+for reported figures: never tune on it.
 
 Exit status: 0 when every fall is detected and there is no false alarm, 1 otherwise (a gate for
-scripts: today the slow ``slide_wall`` slump is a known miss, so the full report exits 1 and says
-why on its last line); ``--bench`` always exits 0.
+scripts: the last line says why); ``--bench`` always exits 0.
 """
 import argparse
 import os
@@ -57,18 +63,19 @@ def report(args):
         tot["fa"] += fa
         tot["delays"] += delays
         tot["hours"] += dur / 3600.0
-    print("fall detection on synthetic scenarios: %d seed(s), %.0f fps, jitter %.3f body heights, dropout %.2f%s"
-          % (args.seeds, args.fps, args.jitter, args.dropout, " (clean poses)" if args.clean else ""))
-    print("| scenario | kind | falls | detected | recall | false alarms | delay mean / max (s) | out of view |")
+    print("fall detection on synthetic scenarios: seeds %d..%d, %.0f fps, jitter %.3f body heights, dropout %.2f%s"
+          % (args.first_seed, args.first_seed + args.seeds - 1, args.fps, args.jitter, args.dropout,
+             " (clean poses)" if args.clean else ""))
+    print("| scenario | kind | falls | detected | recall | false alarms | delay median / max (s) | out of view |")
     print("|---|---|---|---|---|---|---|---|")
     for name, kind, falls, det, fa, delays, dur, hidden in rows:
         recall = "%.0f%%" % (100.0 * det / falls) if falls else "-"
-        dl = "%.2f / %.2f" % (np.mean(delays), np.max(delays)) if delays else "-"
+        dl = "%.2f / %.2f" % (np.median(delays), np.max(delays)) if delays else "-"
         print("| %s | %s | %d | %d | %s | %d | %s | %d |" % (name, kind, falls, det, recall, fa, dl, hidden))
     d = tot["delays"]
     print("| **all** | | %d | %d | %.0f%% | %d | %s | |" % (
         tot["falls"], tot["detected"], 100.0 * tot["detected"] / max(tot["falls"], 1), tot["fa"],
-        "%.2f / %.2f" % (np.mean(d), np.max(d)) if d else "-"))
+        "%.2f / %.2f" % (np.median(d), np.max(d)) if d else "-"))
     if tot["detected"] == tot["falls"] and tot["fa"] == 0:
         return 0
     print("exit status 1: %d of %d falls missed, %d false alarm(s) (see the table)"
@@ -124,8 +131,9 @@ def bench(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=970000000,
+                    help="default 970000000: held out (tune on 930000000..930000099)")
     ap.add_argument("--fps", type=float, default=15.0)
     ap.add_argument("--jitter", type=float, default=0.01, help="keypoint jitter, in body heights (sigma)")
     ap.add_argument("--dropout", type=float, default=0.05, help="share of keypoints missed")

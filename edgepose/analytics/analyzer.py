@@ -1,22 +1,29 @@
 """``Analyzer``: one per source; people in, event changes out.
 
 Per frame: the tracker matches people to tracks, the posture estimator updates each matched track,
-the fall and bad-posture detectors turn its history into signals, and the event manager turns the
-signals into Frigate-style changes (with cooldown, zones and pacing). Nothing here blocks or does
-I/O; a frame costs tens of microseconds per person.
+the fall, person-down and bad-posture detectors turn its history into signals, and the event
+manager turns the signals into Frigate-style changes (with cooldown, zones and pacing). Nothing here
+blocks or does I/O; a frame costs tens of microseconds per person.
+
+Time: everything runs on ``AnalyticsClock`` time, which never goes backwards (a wall-clock step is
+logged once and blinds nothing); event fields carry wall-clock time. ``reconfigure(config)`` applies
+new thresholds in place: tracks, their states and open events carry on.
 """
 import logging
 from .badposture import BadPostureDetector
+from .clock import AnalyticsClock
 from .config import AnalyticsConfig
 from .events import EventManager
 from .falls import FallDetector
 from .posture import PostureEstimator
+from .slump import SlumpDetector
 from .tracker import Tracker, person_center
 from .zones import Zones
 
 log = logging.getLogger(__name__)
 
 _FALL_LABELS = ("fall", "long_lie")
+_DOWN_LABELS = ("fall", "long_lie", "person_down")  # kept open while the person is out of sight
 
 
 def _iou(a, b):
@@ -46,38 +53,57 @@ class Analyzer(object):
     def __init__(self, config=None, source="default"):
         self.config = cfg = config or AnalyticsConfig()
         self.source = source
+        self.clock = AnalyticsClock(source)
         self.tracker = Tracker(cfg.tracker)
         self.posture = PostureEstimator(cfg.posture)
         self.falls = FallDetector(cfg.fall)
+        self.slump = SlumpDetector(cfg.fall)
         self.bad_posture = BadPostureDetector(cfg.bad_posture)
         self.zones = Zones(cfg.zones, source)
-        self.events = EventManager(source, cfg.events)
-        self._orphans = {}  # fall event id -> {"since": t, "box": box, "long_lie": id or None}
+        self.events = EventManager(source, cfg.events, wall=self.clock.to_wall)
+        # a lost track's open down events: primary id -> {"since", "box", "events", "state", "slump"}
+        self._orphans = {}
         self.frame_size = None
-        self.last_t = None
+
+    @property
+    def last_t(self):
+        """Analytics time of the last frame (None before the first)."""
+        return self.clock.now
 
     @property
     def tracks(self):
         """Current tracks (``Track``: track_id, keypoints smoothed (18, 3), posture, box())."""
         return self.tracker.tracks
 
+    def reconfigure(self, config):
+        """Apply ``config`` in place: tracks, their states and open events carry on under the new
+        thresholds (an open fall stays open, its long-lie timer keeps running)."""
+        self.config = config
+        self.tracker.configure(config.tracker)
+        self.posture.cfg = config.posture
+        self.falls.cfg = config.fall
+        self.slump.cfg = config.fall
+        self.bad_posture.cfg = config.bad_posture
+        self.zones = Zones(config.zones, self.source)
+        self.events.cfg = config.events
+
     def update(self, t, people, frame_size=None):
-        t = float(t)
+        t = self.clock(t)
         if frame_size is not None:
             self.frame_size = (int(frame_size[0]), int(frame_size[1]))
-        if self.last_t is not None and t < self.last_t:
-            log.debug("%s: time went backwards (%.3f < %.3f); frame ignored", self.source, t, self.last_t)
-            return []
-        self.last_t = t
         changes = []
         tracks = self.tracker.update(t, people)
+        fall_cfg = self.config.fall
         for tr in tracks:
             if not tr.matched:
                 continue
             self.posture.update(tr, t)
-            if self.config.fall.enabled:
+            if fall_cfg.enabled:
                 for sig, info in self.falls.update(tr, t):
                     changes.extend(self._on_fall_signal(tr, t, sig, info))
+                if fall_cfg.person_down:
+                    for sig, info in self.slump.update(tr, t):
+                        changes.extend(self._on_slump_signal(tr, t, sig, info))
             for sig, info in self.bad_posture.update(tr, t):
                 changes.extend(self._on_posture_signal(tr, t, sig, info))
             changes.extend(self._refresh(tr, t))
@@ -106,7 +132,7 @@ class Analyzer(object):
             speed = info["speed_body_heights_per_s"] / self.config.fall.velocity_body_heights_per_s
             drop = info["drop_body_heights"] / self.config.fall.drop_body_heights
             score = min(1.0, 0.4 + 0.3 * min(speed, 2.0) / 2.0 + 0.3 * min(drop, 2.0) / 2.0)
-            attrs = {"impact_time": round(info["impact_t"], 3),
+            attrs = {"impact_time": round(self.clock.to_wall(info["impact_t"]), 3),
                      "speed_body_heights_per_s": info["speed_body_heights_per_s"],
                      "drop_body_heights": info["drop_body_heights"]}
             ch = self.events.new("fall", t, tr.track_id, info["start_t"], score, tr.box(), names, attrs)
@@ -120,8 +146,7 @@ class Analyzer(object):
             fid = evs.get("fall")
             fev = self.events.open_events.get(fid) if fid else None
             score = fev.score if fev else 0.8
-            start = fev.attributes.get("impact_time", fev.start_time) if fev else info["impact_t"]
-            ch = self.events.new("long_lie", t, tr.track_id, start, score, tr.box(),
+            ch = self.events.new("long_lie", t, tr.track_id, info["impact_t"], score, tr.box(),
                                  fev.zones if fev else (), {"fall_id": fid})
             if ch is not None:
                 evs["long_lie"] = ch.after.id
@@ -143,55 +168,83 @@ class Analyzer(object):
                 out.append(self.events.end(eid, t, reason))
         return out
 
-    def _on_track_lost(self, tr, t):
-        out = self._end_track_events(tr, t, ("bad_posture",), "lost")
+    # -- person down without a fall ----------------------------------------------------------------
+    def _on_slump_signal(self, tr, t, sig, info):
         evs = tr.events
-        fid = evs.get("fall")
-        if fid and fid in self.events.open_events:
-            self._orphans[fid] = {"since": tr.last_t, "box": tr.box(), "long_lie": evs.get("long_lie"),
-                                  "state": tr.fall_state}
+        if sig == "person_down":
+            if evs.get("fall") or evs.get("person_down"):
+                return []  # a fall is open: that alert already says the person is down
+            center = person_center(tr.keypoints)
+            allowed, names = self.zones.falls_allowed(center, self.frame_size)
+            if not allowed:
+                log.info("%s: track %d slumped inside zone(s) %s: no alert", self.source, tr.track_id,
+                         ",".join(names) or "(outside the only-zones)")
+                return []
+            ch = self.events.new("person_down", t, tr.track_id, info["start_t"], 0.7, tr.box(), names,
+                                 {"head_hang_body_heights": info["head_hang_body_heights"]})
+            if ch is None:
+                return []
+            evs["person_down"] = ch.after.id
+            return [_with_pose(ch, tr)]
+        if sig == "person_down_end":
+            return self._end_track_events(tr, t, ("person_down",), "recovered")
+        return []
+
+    # -- lost tracks ---------------------------------------------------------------------------------
+    def _on_track_lost(self, tr, t):
+        """Bad posture ends with the track; a down person's events wait (``lost_end_s``) for the
+        person to be found again, possibly as a new track."""
+        out = self._end_track_events(tr, t, ("bad_posture",), "lost")
+        held = {label: eid for label, eid in tr.events.items()
+                if label in _DOWN_LABELS and eid in self.events.open_events}
+        if held:
+            key = held.get("fall") or held.get("person_down") or next(iter(held.values()))
+            self._orphans[key] = {"since": tr.last_t, "box": tr.box(), "events": held,
+                                  "state": tr.fall_state, "slump": tr.slump_state}
         return out
 
     def _take_orphan(self, tr):
         """Give ``tr`` the nearest orphaned fall it overlaps, if any (no change is emitted)."""
-        for fid, o in list(self._orphans.items()):
-            if o["box"] is not None and _iou(_grow(o["box"], 0.5), tr.box()) > 0:
-                self._bind(tr, fid, o)
+        for key, o in list(self._orphans.items()):
+            if "fall" in o["events"] and o["box"] is not None and _iou(_grow(o["box"], 0.5), tr.box()) > 0:
+                self._bind(tr, key, o)
                 return []
         return []
 
-    def _bind(self, tr, fid, o):
-        del self._orphans[fid]
-        evs = tr.events
-        evs["fall"] = fid
-        if o["long_lie"]:
-            evs["long_lie"] = o["long_lie"]
+    def _bind(self, tr, key, o):
+        del self._orphans[key]
+        tr.events.update(o["events"])
         old = o.get("state")
         st = tr.fall_state
-        if st is not None and old is not None:
+        if "fall" in o["events"] and st is not None and old is not None:
             impact = old.impact_t if old.impact_t is not None else (
                 st.impact_t if st.impact_t is not None else tr.last_t)
             st.update(phase="active", impact_t=impact, info=old.info, long_lie=old.long_lie, up_since=None)
+        if "person_down" in o["events"] and o.get("slump") is not None:
+            tr.slump_state = o["slump"]
 
     def _adopt_orphans(self, t, tracks):
         out = []
-        for fid, o in list(self._orphans.items()):
-            if fid not in self.events.open_events:
-                del self._orphans[fid]
+        for key, o in list(self._orphans.items()):
+            live = {label: eid for label, eid in o["events"].items() if eid in self.events.open_events}
+            if not live:
+                del self._orphans[key]
                 continue
+            o["events"] = live
             for tr in tracks:
                 f = tr.features
-                if not tr.matched or tr.events.get("fall") or f is None or not f.down:
+                if not tr.matched or f is None or any(tr.events.get(label) for label in _DOWN_LABELS):
+                    continue
+                fallen = "fall" in o["events"] or "long_lie" in o["events"]
+                if not (f.down or (not fallen and f.hip_drop is not None and f.hip_drop > 0.08)):
                     continue
                 if o["box"] is not None and _iou(_grow(o["box"], 0.5), tr.box()) > 0:
-                    self._bind(tr, fid, o)
+                    self._bind(tr, key, o)
                     break
             else:
                 if t - o["since"] >= self.config.fall.lost_end_s:
-                    del self._orphans[fid]
-                    out.append(self.events.end(fid, t, "lost"))
-                    if o["long_lie"]:
-                        out.append(self.events.end(o["long_lie"], t, "lost"))
+                    del self._orphans[key]
+                    out.extend(self.events.end(eid, t, "lost") for eid in live.values())
         return out
 
     # -- bad posture ---------------------------------------------------------------------------

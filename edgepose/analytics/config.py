@@ -56,7 +56,13 @@ class FallConfig(Strict):
     drop_body_heights: float = Field(0.25, gt=0, le=2, description="the head must end at least this much "
                                      "lower than while upright")
     fall_window_s: float = Field(2.0, gt=0, le=10, description="upright to down must happen within this "
-                                 "time (slower is lying down deliberately)")
+                                 "time; from standing tall to down within it is a fall from standing")
+    seated_velocity_body_heights_per_s: float = Field(
+        1.0, gt=0, le=20, description="a drop that starts from a lower posture (seated, kneeling, sitting on "
+        "the floor) or comes after a slow descent is a fall only at this peak head speed ...")
+    impact_stop_ratio: float = Field(
+        0.5, gt=0, le=1, description="... and only when it ends in an impact: the head's speed 0.15-0.35 s "
+        "after its peak below this share of the peak (lying down on purpose slows before the floor)")
     fall_confirm_s: float = Field(1.0, ge=0, le=30, description="stay down this long before the alert is raised")
     recover_s: float = Field(1.5, ge=0, le=60, description="upright this long after a fall ends the event")
     long_lie_s: float = Field(60.0, gt=0, le=3600, description="still down this long after the impact "
@@ -65,6 +71,14 @@ class FallConfig(Strict):
                               "long ends (reason: lost)")
     motion_start_body_heights_per_s: float = Field(
         0.25, gt=0, le=10, description="the fall's start_time is when the downward speed first exceeded this")
+    person_down: bool = Field(True, description="raise 'person_down' for someone who comes down without a fall "
+                              "(a slow slide down a wall) and ends slumped, head hanging")
+    slump_s: float = Field(2.5, gt=0, le=600, description="the head must hang for this long (median over it)")
+    slump_descent_s: float = Field(6.0, ge=0, le=600, description="... starting at most this long after the "
+                                   "person stopped standing (sitting upright and nodding off later is no alarm)")
+    slump_head_body_heights: float = Field(
+        -0.025, ge=-0.2, le=0.2, description="the nose at most this far above the neck (negative: above) counts "
+        "as a hanging head, in standing heights (sitting upright: about -0.07)")
 
 
 class BadPostureConfig(Strict):

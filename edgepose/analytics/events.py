@@ -97,9 +97,13 @@ class EventChange:
 
 
 class EventManager(object):
-    def __init__(self, source, config=None):
+    """The open events of one source. Times passed in are analytics time (monotonic: cooldowns and
+    pacing use them); ``wall`` maps them to the wall-clock times the event fields carry."""
+
+    def __init__(self, source, config=None, wall=None):
         self.cfg = config or EventsConfig()
         self.source = source
+        self.wall = wall or (lambda t: t)
         self.open_events = {}  # id -> event object
         self._last_raised = {}  # label -> detected_time
         self._last_update = {}  # id -> time of the last 'update'
@@ -119,9 +123,10 @@ class EventManager(object):
         if self.suppressed(label, t):
             log.debug("%s: %s at %.3f merged into an open or recent one (cooldown)", self.source, label, t)
             return None
-        digest = hashlib.sha1(("%s|%s|%s|%.6f" % (self.source, label, track_id, t)).encode()).hexdigest()[:6]
-        ev = Event(id="%.3f-%s" % (t, digest), label=label, source=self.source, track_id=track_id,
-                   start_time=round(float(start_time), 3), detected_time=round(float(t), 3),
+        wt = self.wall(t)
+        digest = hashlib.sha1(("%s|%s|%s|%.6f" % (self.source, label, track_id, wt)).encode()).hexdigest()[:6]
+        ev = Event(id="%.3f-%s" % (wt, digest), label=label, source=self.source, track_id=track_id,
+                   start_time=round(float(self.wall(start_time)), 3), detected_time=round(float(wt), 3),
                    score=round(float(score), 3), severity=severity or SEVERITY.get(label, "medium"),
                    box=_round_box(box), zones=list(zones), attributes=dict(attributes or {}))
         self.open_events[ev.id] = ev
@@ -157,6 +162,6 @@ class EventManager(object):
             return None
         self._last_update.pop(event_id, None)
         before = ev.copy()
-        ev.end_time = round(float(t), 3)
+        ev.end_time = round(float(self.wall(t)), 3)
         ev.end_reason = reason
         return EventChange("end", before, ev)

@@ -26,6 +26,13 @@ _P_TORSO, _P_THIGH, _P_SHIN, _P_HEAD = 0.30, 0.245, 0.245, 0.11
 _REF_DECAY_S = 20.0  # the remembered height forgets a too-large value with this time constant
 _FLOOR_TAU_S = 0.3
 _REF_TAU_S = 1.0  # the remembered height follows a standing person with this time constant
+# the floor line is learned from the ankles only while the legs are nearly straight and seen at full
+# length (feet under the body): legs stretched toward the camera on the floor would drag it down
+_FLOOR_KNEE_DEG = 140.0
+# standing tall (``features.tall``): torso near vertical, head high, legs nearly straight
+# and hips no lower than this (standing heights) below where they are when standing
+# and legs seen at least this share of their length (sitting with the legs toward the camera shortens them)
+_TALL_HEAD, _TALL_TORSO_DEG, _TALL_HIP_DROP, _TALL_LEG = 0.7, 20.0, 0.12, 0.8
 
 
 def _pt(rows, i):
@@ -71,7 +78,8 @@ class BodyFeatures(object):
     """Geometry of one skeleton; the ``*_rel`` fields are filled by :class:`PostureEstimator`."""
 
     __slots__ = ("neck", "hip", "head_y", "torso_deg", "torso_len", "knee_deg", "height_est",
-                 "ankle_y", "conf", "head_rel", "hip_rel", "hip_drop", "torso_ratio", "down", "upright", "rows")
+                 "ankle_y", "conf", "head_rel", "hip_rel", "hip_drop", "torso_ratio", "down", "upright", "tall",
+                 "head_hang", "leg_len", "leg_ratio", "rows")
 
     def __init__(self):
         for s in self.__slots__:
@@ -101,6 +109,7 @@ def body_features(kps):
     nose = _pt(rows, _N)
     if nose is not None:
         f.head_y = nose[1]
+        f.head_hang = nose[1] - neck[1]  # pixels; > 0: the nose hangs below the neck
     else:
         ys = [rows[i][1] for i in _HEAD_ALT if rows[i][0] == rows[i][0]]
         f.head_y = sum(ys) / len(ys) if ys else None
@@ -118,6 +127,8 @@ def body_features(kps):
         num += _dist(nose, neck)
         den += _P_HEAD
     f.height_est = num / den
+    legs = [_dist(h, a) for h, a in ((rh, ra), (lh, la)) if h is not None and a is not None]
+    f.leg_len = max(legs) if legs else None  # hip to ankle, pixels
     ankles = [a[1] for a in (ra, la) if a is not None]
     f.ankle_y = max(ankles) if ankles else None
     scores = [rows[i][2] for i in (_NECK, _RH, _LH, _RK, _LK, _RA, _LA, _N)]
@@ -203,7 +214,16 @@ class PostureEstimator(object):
             st.down = f.down
             f.upright = (not f.down) and f.torso_deg <= cfg.upright_torso_deg and (
                 f.head_rel is None or f.head_rel > 0.5) and (f.torso_ratio is None or f.torso_ratio >= 0.6)
-            if f.ankle_y is not None and not f.down and f.torso_deg <= cfg.lying_torso_deg:
+            if f.leg_len is not None and ref > 0:  # the legs' length in the image over a standing leg's (about 1 standing)
+                f.leg_ratio = f.leg_len / ((_P_THIGH + _P_SHIN) * ref)
+            f.tall = f.upright and f.torso_deg <= _TALL_TORSO_DEG and (f.leg_ratio is None or f.leg_ratio >= _TALL_LEG) and (
+                f.head_rel is None or f.head_rel >= _TALL_HEAD) and (f.knee_deg is None or f.knee_deg >= _FLOOR_KNEE_DEG) and (
+                f.hip_drop is None or f.hip_drop < _TALL_HIP_DROP)
+            if f.head_hang is not None:
+                f.head_hang = f.head_hang / ref if ref > 0 else None
+            if (f.ankle_y is not None and not f.down and f.torso_deg <= cfg.lying_torso_deg
+                    and (f.knee_deg is None or f.knee_deg >= _FLOOR_KNEE_DEG)
+                    and (f.leg_ratio is None or f.leg_ratio >= _TALL_LEG)):
                 a = 1.0 - math.exp(-dt / _FLOOR_TAU_S) if floor is not None else 1.0
                 st.floor_y = f.ankle_y if floor is None else floor + a * (f.ankle_y - floor)
             raw, conf = self._classify(f)
@@ -227,10 +247,12 @@ class PostureEstimator(object):
                 f.hip_rel is None or f.hip_rel < 0.3) and not crouched:
             return True
         if (f.torso_ratio is not None and f.torso_ratio < 0.55 and f.head_rel is not None
-                and f.head_rel < 0.5 and f.hip_rel is not None and f.hip_rel < 0.42):
-            return True
+                and f.head_rel < 0.5 and f.hip_rel is not None and f.hip_rel < 0.42
+                and (f.hip_drop is None or f.hip_drop >= 0.06)):
+            return True  # foreshortened and low, hips lowered (bending toward the camera keeps them up)
         if (f.torso_deg >= cfg.lying_torso_deg - 10 and f.head_rel is not None and f.head_rel < 0.5
-                and f.hip_rel is not None and f.hip_rel < 0.42 and (f.knee_deg is None or f.knee_deg > 60)):
+                and f.hip_rel is not None and f.hip_rel < 0.42 and (f.knee_deg is None or f.knee_deg > 60)
+                and (f.hip_drop is None or f.hip_drop >= 0.06)):
             return True  # tilted, head low and hips lowered: lying seen along the view direction
         if (f.torso_ratio is not None and f.torso_ratio < 0.3 and f.head_rel is not None and f.head_rel < 0.65
                 and f.hip_drop is not None and f.hip_drop >= 0.08):

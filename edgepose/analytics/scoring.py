@@ -5,7 +5,8 @@ Used by ``tools/fall_report.py``, ``tools/fall_e2e.py``, ``tools/demo.py`` and t
 to each person's size, keypoint dropout and dropped frames. The one matching rule (``match_falls``):
 a fall alert matches a truth fall when it is raised between ``EARLY_S`` before the fall's start and
 ``max_delay_s`` after its impact; each alert matches one fall at most; every other fall alert is a
-false alarm.
+false alarm. Scored alerts are 'fall' and 'person_down' (a slow slide that ends slumped is reported
+as a person down, not as a fall).
 """
 import numpy as np
 
@@ -76,9 +77,13 @@ def match_falls(alert_times, truth, max_delay_s=MAX_DELAY_S):
     return matches, len(alert_times) - len(used)
 
 
-def fall_alerts(changes):
-    """The ``Event`` of every 'new' fall change, in order."""
-    return [c.after for c in changes if c.type == "new" and c.after.label == "fall"]
+ALERT_LABELS = ("fall", "person_down")  # the alerts that say "someone is on the floor"
+
+
+def fall_alerts(changes, labels=ALERT_LABELS):
+    """The ``Event`` of every 'new' fall (and person-down) change, in order: both tell a carer that
+    someone is down, so both match truth falls and both count as false alarms elsewhere."""
+    return [c.after for c in changes if c.type == "new" and c.after.label in labels]
 
 
 def score(changes, truth, max_delay_s=MAX_DELAY_S):

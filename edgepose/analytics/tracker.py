@@ -81,8 +81,8 @@ class Track(object):
 
     keypoints: (18, 3) smoothed x, y, score (NaN where unknown); velocity: (18, 2) pixels/s;
     posture, posture_confidence, features, posture_state: set by the posture estimator;
-    fall_state, bad_posture_state: by the fall and bad-posture detectors; events: label -> id of the
-    track's open events, kept by the analyzer.
+    fall_state, slump_state, bad_posture_state: by the fall, person-down and bad-posture detectors;
+    events: label -> id of the track's open events, kept by the analyzer.
     """
 
     def __init__(self, track_id, t, keypoints, score):
@@ -102,6 +102,7 @@ class Track(object):
         self.features = None
         self.posture_state = None
         self.fall_state = None
+        self.slump_state = None
         self.bad_posture_state = None
         self.events = {}
 
@@ -158,9 +159,14 @@ class Tracker(object):
     """Keeps ``tracks`` up to date with ``update(t, people)``."""
 
     def __init__(self, config=None):
-        self.cfg = config or TrackerConfig()
         self.tracks = []  # type: List[Track]
         self._next_id = 1
+        self.removed = []  # tracks dropped by the last update
+        self.configure(config or TrackerConfig())
+
+    def configure(self, config):
+        """Use ``config`` from the next update on; the tracks carry on."""
+        self.cfg = config
         method = self.cfg.assignment
         lsa = scipy_assignment() if method != "greedy" else None
         if method == "hungarian" and lsa is None:
@@ -170,7 +176,6 @@ class Tracker(object):
             method = "hungarian" if lsa is not None else "greedy"
         self.method = method
         self._assign = functools.partial(hungarian_assign, lsa=lsa) if method == "hungarian" else greedy_assign
-        self.removed = []  # tracks dropped by the last update
 
     def update(self, t, people):
         """Match ``people`` (List[Person]) at time ``t`` seconds; return the live tracks."""

@@ -6,7 +6,12 @@ log = logging.getLogger("edgepose.service")
 
 
 class SourceAnalytics:
-    """The ``Analyzer`` of one source behind a lock, reconfigurable between frames."""
+    """The ``Analyzer`` of one source behind a lock, reconfigurable between frames.
+
+    It outlives the source's runner: a reload that reopens the source (new URI or options) or loads
+    a new model hands the same object to the new runner, so tracks and open events carry on. Only a
+    source removed from the config ends its events (``finish``).
+    """
 
     def __init__(self, config, source):
         from ..analytics import Analyzer
@@ -24,24 +29,13 @@ class SourceAnalytics:
         with self._lock:
             return list(self.inner.finish(reason=reason) or ())
 
-    def configure(self, config, send):
-        """Apply ``config``. Zones alone are swapped in place (tracks and open events survive);
-        other changes rebuild the analyzer after ending its open events (sent through ``send``)."""
+    def configure(self, config):
+        """Apply ``config`` in place between two frames: thresholds, zones and event pacing change;
+        tracks, their fall timers and the open events carry on (an open fall stays open, its
+        long-lie alert still comes on time)."""
         if config == self.config:
             return
-        from ..analytics import Analyzer
-        from ..analytics.zones import Zones
-
         with self._lock:
-            only_zones = config.model_copy(update={"zones": self.config.zones}) == self.config
-            if only_zones and hasattr(self.inner, "zones"):
-                self.inner.zones = Zones(config.zones, self.source)
-                self.inner.config = config
-                log.info("%s: zones updated (%d zones)", self.source, len(config.zones))
-            else:
-                ends = list(self.inner.finish(reason="reconfigured") or ())
-                self.inner = Analyzer(config, self.source)
-                log.info("%s: analytics thresholds updated (%d open event(s) ended)", self.source, len(ends))
-                if ends:
-                    send(ends)
+            self.inner.reconfigure(config)
             self.config = config
+        log.info("%s: analytics settings updated in place; tracks and open events carry on", self.source)

@@ -170,14 +170,15 @@ class Service:
     def _load_model(self, cfg):
         self.backend, self.profile, self.decoder = load_model(cfg)
 
-    def _start_sources(self, sources, first=False):
+    def _start_sources(self, sources, first=False, analytics=None):
         """Open every source at once (each may wait up to its ``wait_first``), then run them.
 
         A camera that is not there starts in reconnect mode (reported down). A source that cannot be
         opened at all (a missing file) is retried in the background, except when it is the only one
-        at the first start: then that is the error the user must see.
+        at the first start: then that is the error the user must see. ``analytics``: per source name,
+        the analytics carried over from before a reload (its tracks and open events).
         """
-        runners = [SourceRunner(self, sc) for sc in sources]
+        runners = [SourceRunner(self, sc, (analytics or {}).get(sc.name)) for sc in sources]
         errors = {}
 
         def open_one(runner):
@@ -303,12 +304,15 @@ class Service:
             raise
         fresh = (self.backend, self.profile, self.decoder)
         self.backend, self.profile, self.decoder = previous
+        kept = self._end_removed(old, new)
         for r in list(self.runners.values()):
             r.stop(new.service.stop_timeout_s)
+            kept[r.name] = r.analytics
         self.runners.clear()
         previous[0].close()
         self.backend, self.profile, self.decoder = fresh
-        self._start_sources(new.sources)
+        self._configure_analytics(new, kept)
+        self._start_sources(new.sources, analytics=kept)
 
     def _swap_http(self, old, new):
         self.state.stale_after = new.http.stale_after_s
@@ -325,19 +329,37 @@ class Service:
 
     def _apply_sources(self, old, new):
         old_by, new_by = {s.name: s for s in old.sources}, {s.name: s for s in new.sources}
-        for name in [n for n in old_by if n not in new_by]:
-            log.info("reload: source %s removed", name)
-            self.runners.pop(name).stop(new.service.stop_timeout_s)
+        kept = self._end_removed(old, new)
         restart = [n for n in new_by if n in old_by and
                    (old_by[n].uri, old_by[n].options) != (new_by[n].uri, new_by[n].options)]
         for name in restart:
-            log.info("reload: source %s changed: reopening it (same engine)", name)
-            self.runners.pop(name).stop(new.service.stop_timeout_s)
-        self._start_sources([new_by[n] for n in new_by if n not in self.runners])
+            log.info("reload: source %s changed: reopening it (same engine, its tracks and events carry on)", name)
+            runner = self.runners.pop(name)
+            runner.stop(new.service.stop_timeout_s)
+            kept[name] = runner.analytics
         for name, runner in self.runners.items():
             runner.cfg = new_by[name]
-            runner.analytics.configure(new.analytics_for(name), lambda chs, n=name: self.sinks.send(chs, n))
+            kept[name] = runner.analytics
+        self._configure_analytics(new, kept)
+        self._start_sources([new_by[n] for n in new_by if n not in self.runners], analytics=kept)
         self.state.set_sources(list(self.runners))
+
+    def _end_removed(self, old, new):
+        """Stop the sources that are gone from the config and end their open events (the only way
+        a reload ends events); returns {} for the caller to fill with the analytics it keeps."""
+        names = {s.name for s in new.sources}
+        for name in [s.name for s in old.sources if s.name not in names and s.name in self.runners]:
+            log.info("reload: source %s removed", name)
+            runner = self.runners.pop(name)
+            runner.stop(new.service.stop_timeout_s)
+            if self.sinks is not None:
+                self.sinks.send(runner.analytics.finish(reason="source removed"), name)
+        return {}
+
+    def _configure_analytics(self, new, kept):
+        """New thresholds and zones, applied in place to every source's analytics."""
+        for name, analytics in kept.items():
+            analytics.configure(new.analytics_for(name))
 
 
 

@@ -17,11 +17,12 @@ MAX_RESTART_DELAY = 60.0
 class SourceRunner:
     """One source: its ``Pipeline`` iterated on a thread; restarted with backoff when it fails."""
 
-    def __init__(self, service, source_cfg):
+    def __init__(self, service, source_cfg, analytics=None):
         self.service = service
         self.cfg = source_cfg
         self.name = source_cfg.name
-        self.analytics = SourceAnalytics(service.config.analytics_for(self.name), self.name)
+        # a runner that replaces one (source reopened, new model) takes over its analytics
+        self.analytics = analytics or SourceAnalytics(service.config.analytics_for(self.name), self.name)
         self.pipeline = None
         self.frames = 0
         self.people = 0

@@ -81,7 +81,9 @@ def test_idle_connections_never_lock_out_a_real_request(api):
     a = api(max_connections=8, request_timeout_s=30)
     socks = idle(a, 60)  # far more than the cap, none sends a byte
     try:
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10.0  # the accept loop works through them (slower on a loaded machine)
+        while a.stats()["evicted_idle"] < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
         code, _, body = request(a, "/healthz")
         assert code in (200, 503) and "sources" in json.loads(body)  # answered, not refused or hung
         assert a._server.connections <= 8  # threads and descriptors bounded by the cap

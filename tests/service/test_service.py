@@ -218,6 +218,9 @@ class FakeAnalyzer:
             return [helpers.change("end", id="e1", label="fall", source=self.source, end_reason=reason)]
         return []
 
+    def reconfigure(self, config):
+        self.config = config
+
 
 def test_events_reach_sinks_and_stop_flushes(monkeypatch, media):
     import logging
@@ -396,16 +399,32 @@ def test_reload_applies_each_section_in_process(monkeypatch, media, tmp_path):
         th.start()
         wait(lambda: svc.ready)
         backend, runner_a = svc.backend, svc.runners["a"]
-        # analytics thresholds + a new source + sinks: same engine, analyzer rebuilt, old events ended
+        # analytics thresholds + a new source + sinks: same engine, thresholds applied in place, the
+        # open fall of 'a' carries on (no 'end')
+        analytics_a = runner_a.analytics.inner
         cfg["analytics"] = {"fall": {"fall_confirm_s": 2.0}}
         cfg["sources"] = [src, dict(src, name="b")]
         cfg["sinks"] = {"log": {"enabled": False}}
         path.write_text(yaml.safe_dump(cfg))
         assert reload()
         assert svc.backend is backend and svc.runners["a"] is runner_a
+        assert runner_a.analytics.inner is analytics_a and analytics_a.open
+        assert analytics_a.config.fall.fall_confirm_s == 2.0
         assert sorted(svc.runners) == ["a", "b"]
-        assert len(built) == 2  # new sinks built; the 'end' of a's open fall went out before the swap
-        assert any(c.type == "end" and c.after.end_reason == "reconfigured" for c in built[0].changes)
+        assert len(built) == 2  # new sinks built
+        assert not any(c.type == "end" for c in built[0].changes)
+        wait(lambda: svc.runners["b"].frames > 0)
+        # source b removed: only its events end
+        analytics_b = svc.runners["b"].analytics.inner
+        wait(lambda: analytics_b.open)
+        cfg["sources"] = [src]
+        path.write_text(yaml.safe_dump(cfg))
+        assert reload() and sorted(svc.runners) == ["a"]
+        ends = [c.after for c in built[1].changes if c.type == "end"]
+        assert [(e.source, e.end_reason) for e in ends] == [("b", "source removed")] and analytics_a.open
+        cfg["sources"] = [src, dict(src, name="b")]
+        path.write_text(yaml.safe_dump(cfg))
+        assert reload()
         wait(lambda: svc.runners["b"].frames > 0)
         # invalid: refused, nothing changes
         path.write_text("sources: []\n")
@@ -421,6 +440,7 @@ def test_reload_applies_each_section_in_process(monkeypatch, media, tmp_path):
         path.write_text(yaml.safe_dump(cfg))
         assert reload()
         assert svc.backend is not backend and svc.runners["a"] is not runner_a
+        assert svc.runners["a"].analytics.inner is analytics_a and analytics_a.open  # carried to the new engine
         wait(lambda: svc.runners["a"].frames > 0 and svc.runners["b"].frames > 0)
     finally:
         svc.request_stop()
