@@ -105,3 +105,33 @@ def test_init_from_onnx_reproduces_the_model(tmp_path):
         heat, paf = DeployableBPNet(again.eval())(torch.from_numpy(x))
     np.testing.assert_allclose(heat.numpy(), ref[0], atol=1e-4)
     np.testing.assert_allclose(paf.numpy(), ref[1], atol=1e-4)
+
+
+def test_continuing_from_an_onnx_keeps_batchnorm_statistics(tmp_path):
+    """An exported model's BatchNorm is folded into its convs. Continued from the ONNX with the statistics fixed,
+    the network in training mode computes what the ONNX computes; with batch statistics it is another network
+    (the reason tools/train_demo.py fixes them by default when every layer comes from the ONNX)."""
+    ort = pytest.importorskip("onnxruntime")
+    from bpnet_lite import BPNetLite, DeployableBPNet, export_onnx, load_onnx_weights
+    from train_demo import set_train_mode
+
+    torch.manual_seed(1)
+    net = BPNetLite(width=0.0625, stage_width=0.125, stages=2, stage_convs=1, stage_kernel=3, stage_bn=True)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    path = str(tmp_path / "m.onnx")
+    export_onnx(net.eval(), path, (32, 48))
+    again = BPNetLite(width=0.0625, stage_width=0.125, stages=2, stage_convs=1, stage_kernel=3, stage_bn=True)
+    load_onnx_weights(again, path)
+    x = np.random.default_rng(2).uniform(-0.5, 0.5, (4, 32, 48, 3)).astype(np.float32)
+    ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"input_1:0": x})[0]
+    wrapped = DeployableBPNet(again)
+    with torch.no_grad():
+        set_train_mode(wrapped, True)
+        fixed = wrapped(torch.from_numpy(x))[0].numpy()
+        set_train_mode(wrapped, False)
+        batch_stats = wrapped(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_allclose(fixed, ref, atol=1e-4)
+    assert np.abs(batch_stats - ref).max() > 0.01

@@ -8,15 +8,19 @@ One command, CPU or CUDA GPU (picked automatically), for a wall-clock budget or 
     nohup python tools/train_demo.py --minutes 150 --workers 1 --threads 1 > train.log 2>&1 &
 
 The bundled model came from ``tools/train_gpu.sh`` (one GPU, 9.3 minutes, 1.64M samples; its facts JSON lists
-the commands). Measured here: a 2-core CPU continues it at 10-40 samples/s (about 1 % of that run per hour), and
-continuing it on 128x128 crops (the cheap recipe for training from scratch on a CPU) made it worse, so a
-continued run keeps the model's own view size.
+the commands). Measured here: a 2-core CPU continues it at 5-40 samples/s (about 1 % of that run per hour).
 
 Every run continues from where the last one stopped: by default it starts from the bundled model's weights
 (``--init-from edgepose/models/edgepose-demo.onnx``; the architecture is read from the ONNX's metadata,
-or inferred from its shapes), or from a checkpoint with ``--resume``. Layers whose shapes differ from the
-requested architecture keep their fresh initialisation (the log says how many were loaded). The facts JSON
-beside the exported model accumulates every run: command, device, samples, fresh frames, wall time.
+or inferred from its shapes), or from a checkpoint with ``--resume`` (weights, BatchNorm statistics and the
+optimiser state). Layers whose shapes differ from the requested architecture keep their fresh initialisation
+(the log says how many were loaded). Continuing from an ONNX, three defaults keep the first steps from undoing
+the model (each measured on a CPU): the BatchNorm statistics stay fixed (the ONNX has them folded into the
+convs; re-normalising with batch statistics is another network: validation loss 96 -> 622 in 47 steps), the
+learning rate ramps up over at least 300 steps with a gentler peak (a fresh Adam moves every weight by about the
+learning rate per step), and the views keep the model's size (continuing on 128x128 crops, the cheap recipe for
+training from scratch on a CPU, raised the loss). The facts JSON beside the exported model accumulates every
+run: command, code commit, init model sha256, device, samples, fresh frames, wall time.
 
 Data (``demo_data.py``): chunks of frames of the demo's world (scenario sequences scripted without drawing,
 frames picked toward people lying, fallen and falling; only those drawn) plus a share of broad synthetic
@@ -61,6 +65,8 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info  # noq
 from bpnet_lite import BPNetLite, arch_from_onnx, export_onnx, load_onnx_weights  # noqa: E402
 from demo_data import TRAIN_SEED_LIMIT, chunk_ids, make_chunk, pack_frames, world_frames  # noqa: E402
 from torch_targets import make_batch  # noqa: E402
+
+from edgepose.progress import interactive, progress as edgepose_progress  # noqa: E402
 
 log = logging.getLogger("train_demo")
 
@@ -154,6 +160,17 @@ def stage_loss(outs, heat_t, paf_t, emph, fg_weight):
     for paf, heat in outs:
         total = total + (wh * (heat.float() - heat_t) ** 2).sum() / n + (wp * (paf.float() - paf_t) ** 2).sum() / n
     return total
+
+
+def set_train_mode(net, freeze_bn):
+    """``net.train()``; with ``freeze_bn`` every BatchNorm stays in eval mode (its statistics fixed, its scale and
+    shift still trained): the network then computes what the ONNX it came from computes (see --freeze-bn)."""
+    net.train()
+    if freeze_bn:
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+    return net
 
 
 def lr_at(progress, base_lr, warmup=0.04, floor=0.02):
@@ -253,6 +270,13 @@ def train(args):
     elif args.init_from and args.init_from != "none":
         loaded, total = load_onnx_weights(net, args.init_from)
         init_note = "%s (%d of %d conv layers loaded)" % (args.init_from, loaded, total)
+        if args.freeze_bn is None:
+            # An exported model has its BatchNorm folded into the convs; unfolded, each BatchNorm passes the folded
+            # output through with fixed statistics. In training mode a BatchNorm would re-normalise with batch
+            # statistics instead, a different network (measured: validation loss 96 -> 622 in 47 steps at a
+            # learning rate below 5e-5). So a model continued from its ONNX keeps those statistics fixed.
+            args.freeze_bn = loaded == total
+    args.freeze_bn = bool(args.freeze_bn)
     history = state["history"] if state is not None else read_history(
         os.path.splitext(args.init_from)[0] + ".json" if args.init_from and args.init_from != "none" else None)
 
@@ -280,8 +304,9 @@ def train(args):
     if state is not None and "optim" in state:
         opt.load_state_dict(state["optim"])
     n_params = sum(p.numel() for p in net.parameters())
-    log.info("device %s; BPNet-Lite %s, %.2fM parameters; init: %s", dev,
-             ", ".join("%s %s" % (k, arch[k]) for k in ARCH_KEYS), n_params / 1e6, init_note)
+    log.info("device %s; BPNet-Lite %s, %.2fM parameters; init: %s%s", dev,
+             ", ".join("%s %s" % (k, arch[k]) for k in ARCH_KEYS), n_params / 1e6, init_note,
+             "; BatchNorm statistics fixed" if args.freeze_bn else "")
     log.info("training views %dx%d from frames %dx%d, batch %d, pool %d frames, %d render workers, budget %s",
              size[0], size[1], args.render_size[0], args.render_size[1], args.batch, args.pool, args.workers,
              "%.1f min" % args.minutes if args.minutes else "%d steps" % args.steps)
@@ -336,11 +361,7 @@ def train(args):
         os.replace(path + ".tmp", path)
 
     def train_mode():
-        net.train()
-        if args.freeze_bn:  # keep the BatchNorm statistics of the model we started from (see --freeze-bn)
-            for m in net.modules():
-                if isinstance(m, torch.nn.BatchNorm2d):
-                    m.eval()
+        set_train_mode(net, args.freeze_bn)
 
     def validate():
         net.eval()
@@ -354,17 +375,30 @@ def train(args):
     log.info("pool primed with %d frames in %.1f s; validation loss at the start %.2f", pool.filled,
              time.time() - t0, validate())
     train_mode()
+    # A fresh Adam moves every weight by about the learning rate per step whatever its gradient: from an ONNX (no
+    # optimiser state) ramp up over at least 300 steps, or the first steps undo a trained model (measured on a
+    # CPU: validation loss 96 -> 220 in 2 minutes with a 4 % warm-up of a 14-minute budget).
+    warm_steps = 300.0 if state is None and init_arch is not None else 1.0
+    # an interactive terminal gets a progress bar (percent of the budget) instead of the periodic log lines
+    bar = edgepose_progress(1000, "training", unit="permille", logger=log) if interactive() else None
+    shown = 0
     try:
         while True:
             now = time.time()
             progress = (now - t0) / budget_s if budget_s else step / max(1, args.steps)
+            if bar is not None and int(1000 * min(1.0, progress)) > shown:
+                bar.update(int(1000 * min(1.0, progress)) - shown)
+                shown = int(1000 * min(1.0, progress))
+                if run_loss is not None:
+                    bar.set_postfix_str("step %d, loss %.1f, %.0f samples/s" % (step, run_loss,
+                                                                                samples / max(1e-6, now - t0)))
             if progress >= 1.0:
                 break
             # keep the reuse of renders bounded: wait for fresh frames when training runs far ahead
             if fresh < samples / args.min_reuse + min_fill:  # on a CPU, renders are not made faster than used
                 ingest(wait=samples > args.max_reuse * max(1, fresh))
             for g in opt.param_groups:
-                g["lr"] = lr_at(progress, args.lr)
+                g["lr"] = lr_at(progress, args.lr) * min(1.0, (step + 1) / warm_steps)
             images, kps, pri = pool.sample(args.batch, gen)
             with torch.no_grad():
                 x, heat_t, paf_t, emph, _ = make_batch(images, kps, pri, size, STRIDE, args.sigma, args.paf_width,
@@ -383,7 +417,7 @@ def train(args):
                 lv = float(loss.detach())
                 run_loss = lv if run_loss is None else 0.9 * run_loss + 0.1 * lv
             now = time.time()
-            if now - last_log >= args.log_seconds:
+            if bar is None and now - last_log >= args.log_seconds:
                 el = now - t0
                 log.info("step %d  %.0f%%  loss %.2f  lr %.2e  %.0f samples/s  %.0f fresh frames/s (reuse %.1f)  "
                          "%.1f min", step, 100 * progress, run_loss, opt.param_groups[0]["lr"], samples / el,
@@ -401,6 +435,8 @@ def train(args):
                 break
     finally:
         stop.set()
+        if bar is not None:
+            bar.close()
     vloss = validate()
     if vloss < best:
         best = vloss
@@ -410,6 +446,7 @@ def train(args):
            "code_commit": code_commit(), "init_sha256": init_sha,
            "steps": step, "samples": samples, "fresh_frames": fresh, "wall_s": round(wall, 1),
            "train_size": list(size), "batch": args.batch, "lr": args.lr, "init": init_note,
+           "freeze_bn": args.freeze_bn,
            "val_loss_last_stage": round(vloss, 3), "torch": str(torch.__version__),
            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     history.setdefault("runs", []).append(run)
@@ -501,14 +538,18 @@ def parse_args(argv=None):
         p.add_argument("--" + k, type=int, default=None, help="(default: the init model's)")
     p.add_argument("--init-from", default=DEFAULT_EXPORT, help="ONNX to start from ('none': fresh weights)")
     p.add_argument("--resume", action="store_true", help="continue from --work/last.pt")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3 CUDA, 2e-3 CPU)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default: from fresh weights 3e-3 CUDA, 2e-3 CPU; continuing a "
+                        "trained model 1e-3 CUDA, 3e-4 CPU)")
     p.add_argument("--fg-weight", type=float, default=4.0, help="extra L2 weight on cells of visible parts")
     p.add_argument("--sigma", type=float, default=8.0, help="heatmap Gaussian sigma (input pixels)")
     p.add_argument("--paf-width", type=float, default=8.0, help="PAF band half-width (input pixels)")
-    p.add_argument("--p-person", type=float, default=None, help="share of person-centred views (0.6 CUDA, 0.8 CPU)")
-    p.add_argument("--freeze-bn", action="store_true",
-                   help="keep BatchNorm statistics fixed (fine-tuning on views unlike the model's: a CPU run on "
-                        "128x128 crops of a model trained on 240x320 frames otherwise drifts)")
+    p.add_argument("--p-person", type=float, default=None,
+                   help="share of person-centred views (0.6; 0.8 on a CPU from fresh weights)")
+    p.add_argument("--freeze-bn", dest="freeze_bn", action="store_true", default=None,
+                   help="keep BatchNorm statistics fixed (default when every layer comes from --init-from's ONNX, "
+                        "whose BatchNorm is folded into the convs)")
+    p.add_argument("--no-freeze-bn", dest="freeze_bn", action="store_false", help="let BatchNorm statistics train")
     p.add_argument("--broad", type=float, default=0.25, help="share of chunks of broad synthetic stills")
     p.add_argument("--per-sequence", type=int, default=6, help="frames drawn per scripted sequence")
     p.add_argument("--pool", type=int, default=None, help="frames kept for reuse (default 6000 CUDA, 192 CPU)")
@@ -532,8 +573,11 @@ def parse_args(argv=None):
     args.export_size = parse_size(args.export_size, "--export-size")
     args.render_size = parse_size(args.render_size, "--render-size")
     args.batch = args.batch or (128 if cuda else 16)
-    args.lr = args.lr or (3e-3 if cuda else 2e-3)
-    args.p_person = args.p_person if args.p_person is not None else (0.6 if cuda else 0.8)
+    continuing = args.resume or bool(args.init_from and args.init_from != "none")
+    # a trained model is fine-tuned gently (a 2e-3 peak undid the bundled model's training within a few
+    # steps on a CPU batch of 16: validation loss 96 -> 1110); fresh weights get the one-cycle's full peak
+    args.lr = args.lr or ((1e-3 if cuda else 3e-4) if continuing else (3e-3 if cuda else 2e-3))
+    args.p_person = args.p_person if args.p_person is not None else (0.6 if cuda or continuing else 0.8)
     args.pool = args.pool or (6000 if cuda else 192)
     args.max_reuse = args.max_reuse or (12.0 if cuda else 3.0)
     args.min_reuse = args.min_reuse or (0.01 if cuda else 1.5)
