@@ -8,7 +8,9 @@ One command, CPU or CUDA GPU (picked automatically), for a wall-clock budget or 
     nohup python tools/train_demo.py --minutes 150 --workers 1 --threads 1 > train.log 2>&1 &
 
 The bundled model came from ``tools/train_gpu.sh`` (one GPU, 9.3 minutes, 1.64M samples; its facts JSON lists
-the commands). Measured here: a 2-core CPU continues it at 5-40 samples/s (about 1 % of that run per hour).
+the commands). Measured here: a 2-core CPU continues it at 5-40 samples/s (about 1 % of that run per hour), and
+20 minutes of that (batch 16, peak 3e-4) did not lower the validation loss (96.2 -> 101.7): the CPU route is
+for small fixes; more accuracy needs GPU minutes (``tools/train_gpu.sh``).
 
 Every run continues from where the last one stopped: by default it starts from the bundled model's weights
 (``--init-from edgepose/models/edgepose-demo.onnx``; the architecture is read from the ONNX's metadata,
@@ -540,7 +542,7 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true", help="continue from --work/last.pt")
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate (default: from fresh weights 3e-3 CUDA, 2e-3 CPU; continuing a "
-                        "trained model 1e-3 CUDA, 3e-4 CPU)")
+                        "trained model 1e-3 CUDA, 1e-4 CPU)")
     p.add_argument("--fg-weight", type=float, default=4.0, help="extra L2 weight on cells of visible parts")
     p.add_argument("--sigma", type=float, default=8.0, help="heatmap Gaussian sigma (input pixels)")
     p.add_argument("--paf-width", type=float, default=8.0, help="PAF band half-width (input pixels)")
@@ -576,7 +578,7 @@ def parse_args(argv=None):
     continuing = args.resume or bool(args.init_from and args.init_from != "none")
     # a trained model is fine-tuned gently (a 2e-3 peak undid the bundled model's training within a few
     # steps on a CPU batch of 16: validation loss 96 -> 1110); fresh weights get the one-cycle's full peak
-    args.lr = args.lr or ((1e-3 if cuda else 3e-4) if continuing else (3e-3 if cuda else 2e-3))
+    args.lr = args.lr or ((1e-3 if cuda else 1e-4) if continuing else (3e-3 if cuda else 2e-3))
     args.p_person = args.p_person if args.p_person is not None else (0.6 if cuda or continuing else 0.8)
     args.pool = args.pool or (6000 if cuda else 192)
     args.max_reuse = args.max_reuse or (12.0 if cuda else 3.0)
