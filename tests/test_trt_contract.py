@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +91,8 @@ MANIFEST = {
     # issue 12, second part: the build without the onnx package reads the parsed network (Q/DQ layers, half tensors)
     "LayerType.QUANTIZE": ALL, "LayerType.DEQUANTIZE": ALL, "DataType.HALF": ALL,
     "ILayer.type": ALL, "ILayer.num_outputs": ALL, "ILayer.get_output": ALL,
+    # uint8-input models (-u8 profiles): TensorRT 8.5.1+ has DataType.UINT8 for network I/O
+    "DataType.UINT8": ALL, "DataType.FLOAT": ALL,
     # runtime (edgepose/backends/tensorrt.py)
     "Runtime.__init__": ALL, "Runtime.deserialize_cuda_engine": ALL,
     "ICudaEngine.create_execution_context": ALL, "ICudaEngine.num_io_tensors": ALL,
@@ -367,7 +370,7 @@ def test_capabilities_of_the_real_version(real_api):
 
     mod = Probe()
     mod.__version__ = api["__version__"]
-    for key in ("BuilderFlag.FP16", "BuilderFlag.INT8", "IInt8EntropyCalibrator2", "DeviceType.DLA"):
+    for key in ("BuilderFlag.FP16", "BuilderFlag.INT8", "IInt8EntropyCalibrator2", "DeviceType.DLA", "DataType.UINT8"):
         if api.get(key, {}).get("exists"):
             obj = mod
             for part in key.split("."):
@@ -380,3 +383,14 @@ def test_capabilities_of_the_real_version(real_api):
     assert caps.strongly_typed == (major >= 11)
     assert caps.builder_precision_flags == (major < 11) and caps.implicit_int8 == (major < 11)
     assert caps.explicit_batch_flag == (major < 10)
+    assert caps.uint8_input, "TensorRT %s: no DataType.UINT8, the -u8 profiles would be refused" % api["__version__"]
+
+
+def test_uint8_inputs_map_to_numpy_on_every_real_version(real_api):
+    """The runtime names TensorRT's types by member name (``backends.tensorrt.DTYPES``): UINT8 must be a real
+    member there, and so must every other name the table maps."""
+    from edgepose.backends.tensorrt import DTYPES
+
+    major, api = real_api
+    assert api["DataType.UINT8"]["exists"] and DTYPES["UINT8"] is np.uint8
+    assert api["DataType.FLOAT"]["exists"]

@@ -102,16 +102,18 @@ def engine_file_name(model_path, precision, batch, size, tag, version):
 
 
 def model_facts(onnx_path, trt=None, gpu=None):
-    """``({input name: shape (dims int, or str when dynamic)}, precision kind)`` of an ONNX model: read with
-    the ``onnx`` package, or without it through TensorRT's parser (Q/DQ layers: int8; half tensors: fp16)."""
+    """``({input name: shape (dims int, or str when dynamic)}, precision kind, {input name: dtype name})`` of
+    an ONNX model: read with the ``onnx`` package, or without it through TensorRT's parser (Q/DQ layers: int8;
+    half tensors: fp16; the inputs' types: uint8 or float32)."""
     try:
         import onnx  # noqa: F401
     except ImportError:
         return _facts_from_parser(onnx_path, trt or import_trt(), gpu)
     from ..onnxprep import graph_io, load_model
+    from ..profiles.match import input_dtypes
 
     model = load_model(onnx_path)
-    return dict(graph_io(model)[0]), onnx_precision(model)
+    return dict(graph_io(model)[0]), onnx_precision(model), input_dtypes(model)
 
 
 def _facts_from_parser(onnx_path, trt, gpu):
@@ -129,10 +131,11 @@ def _facts_from_parser(onnx_path, trt, gpu):
             errors = parser_errors(parser)
             raise EngineError("TensorRT %s cannot parse %s: %s" % (version_string(trt), onnx_path,
                                                                      errors[0] if errors else "unknown parser error"))
-        inputs = {}
+        inputs, dtypes = {}, {}
         for i in range(network.num_inputs):
             t = network.get_input(i)
             inputs[t.name] = tuple(int(d) if int(d) >= 0 else "?" for d in t.shape)
+            dtypes[t.name] = "uint8" if caps.uint8_input and t.dtype == trt.DataType.UINT8 else "float32"
         qdq = {trt.LayerType.QUANTIZE, trt.LayerType.DEQUANTIZE}
         kinds = set()
         for i in range(network.num_layers):
@@ -141,7 +144,7 @@ def _facts_from_parser(onnx_path, trt, gpu):
                 kinds.add("int8")
             elif any(layer.get_output(k).dtype == trt.DataType.HALF for k in range(layer.num_outputs)):
                 kinds.add("fp16")
-    return inputs, ("int8" if "int8" in kinds else "fp16" if "fp16" in kinds else "fp32")
+    return inputs, ("int8" if "int8" in kinds else "fp16" if "fp16" in kinds else "fp32"), dtypes
 
 
 def _default_gpu():
@@ -176,8 +179,21 @@ def build_engine(onnx_path, profile, options, trt=None, gpu=None):
     trt = trt or import_trt()
     if gpu is None:
         gpu = _default_gpu()
-    shapes, onnx_kind = model_facts(onnx_path, trt, gpu)
+    caps = Capabilities.of(trt)
+    want_dtype = getattr(profile.input, "dtype", "float32")
+    if want_dtype == "uint8" and not caps.uint8_input:
+        raise EngineError("TensorRT %s has no uint8 network inputs (8.5.1 and newer have them): build the float "
+                          "model with its float profile (e.g. tao-bpnet-paf8 instead of %s)"
+                          % (version_string(trt), profile.name))
+    shapes, onnx_kind, dtypes = model_facts(onnx_path, trt, gpu)
     bdim, size, in_name = _input_batch(shapes, profile)
+    got_dtype = dtypes.get(in_name, "?")
+    if got_dtype not in ("?", want_dtype):
+        raise EngineError("%s: input %s is %s, profile %s says %s: %s" % (
+            onnx_path, in_name, got_dtype, profile.name, want_dtype,
+            "prepare it with that profile first (`edgepose prepare %s --profile %s --out MODEL.u8.onnx`)"
+            % (onnx_path, profile.name) if want_dtype == "uint8" else
+            "build it with the profile it was prepared with (a -u8 one)"))
     if opts.size and tuple(opts.size) != size:
         raise EngineError("%s has input size %dx%d, --size asks %dx%d: re-export it with `edgepose prepare %s "
                           "--profile %s --size %dx%d --out PREPARED.onnx`"
@@ -192,7 +208,6 @@ def build_engine(onnx_path, profile, options, trt=None, gpu=None):
     elif batch is None:
         batch = BatchRange(1, 1, 1)
     have_calib = bool(opts.calib or opts.calib_cache or opts.calib_set is not None)
-    caps = Capabilities.of(trt)
     version = version_string(trt)
     flags, use_calib = plan_precision(caps, opts.precision, onnx_kind, have_calib)
     if onnx_kind == "int8" and have_calib:

@@ -1,8 +1,9 @@
 """INT8 calibration data: images -> the inference preprocessing -> batches, and TensorRT's entropy calibrator.
 
-``CalibrationSet`` lists a folder's images and streams them as ``(N, ...)`` float32 batches through
+``CalibrationSet`` lists a folder's images and streams them as ``(N, ...)`` batches through
 ``edgepose.preprocess.preprocess`` (the very function inference uses, letterbox included), so the
-calibration sees exactly what inference sees. It does not need TensorRT and is shared with
+calibration sees exactly what inference sees: float32, or uint8 BGR frames for a ``-u8`` profile (the
+engine takes those; its graph normalises them). It does not need TensorRT and is shared with
 ``edgepose quantize`` (ONNX Runtime's calibration data reader).
 
 ``make_entropy_calibrator(trt, gpu, calib_set, cache_path, model_key)`` wraps it in a
@@ -59,6 +60,11 @@ class CalibrationSet:
         return len(self.files) // self.batch_size
 
     @property
+    def dtype(self):
+        """What the network input takes (and the batches hold): float32, or uint8 for a ``-u8`` profile."""
+        return np.dtype(self.profile.input.dtype)
+
+    @property
     def batch_shape(self):
         h, w = self.size
         one = (h, w, 3) if self.profile.input.layout == "NHWC" else (3, h, w)
@@ -89,7 +95,7 @@ class CalibrationSet:
         n = len(self)
         step = max(1, n // 10)
         for b in range(n):
-            buf = out if out is not None else np.empty(self.batch_shape, np.float32)
+            buf = out if out is not None else np.empty(self.batch_shape, self.dtype)
             for i in range(self.batch_size):
                 self.load(self.files[b * self.batch_size + i], buf[i:i + 1])
             if (b + 1) % step == 0 or b + 1 == n:
@@ -180,7 +186,8 @@ def make_entropy_calibrator(trt, gpu, calib_set, cache_path, model_key=None):
             self.served = 0
             self.bufs = None
             if calib_set is not None:
-                self.bufs = BufferSet(gpu, {"batch": (np.float32, calib_set.batch_shape)})
+                dtype = getattr(calib_set, "dtype", np.dtype(np.float32))      # what the engine's input takes
+                self.bufs = BufferSet(gpu, {"batch": (dtype, calib_set.batch_shape)})
                 self._batches = iter(calib_set.batches(out=self.bufs.host("batch", calib_set.batch_shape)))
             else:
                 self._batches = iter(())
