@@ -395,6 +395,6 @@ def prepare(src, out, profile, size=None, batch=None, fp16=False, check=True):
             diffs = None
     with atomic_open(out, "wb") as f:
         onnx.save(prepared, f)
-    return {"out": out, "size": size, "batch": str(batch), "fp16": bool(fp16),
+    return {"out": out, "size": size, "batch": str(batch), "fp16": bool(fp16), "uint8_input": profile.input.dtype == "uint8",
             "nodes_before": len(model.graph.node), "nodes_after": len(prepared.graph.node),
             "inputs": graph_io(prepared)[0], "outputs": graph_io(prepared)[1], "max_abs_diff": diffs}

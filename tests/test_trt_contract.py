@@ -93,6 +93,10 @@ MANIFEST = {
     "ILayer.type": ALL, "ILayer.num_outputs": ALL, "ILayer.get_output": ALL,
     # uint8-input models (-u8 profiles): TensorRT 8.5.1+ has DataType.UINT8 for network I/O
     "DataType.UINT8": ALL, "DataType.FLOAT": ALL,
+    # build progress (edgepose/engine/buildprogress.py): TensorRT 10+ reports its phases; 8.x gets a ticker
+    "IProgressMonitor": (10, 11), "IProgressMonitor.__init__": (10, 11), "IProgressMonitor.phase_start": (10, 11),
+    "IProgressMonitor.step_complete": (10, 11), "IProgressMonitor.phase_finish": (10, 11),
+    "IBuilderConfig.progress_monitor": (10, 11),
     # runtime (edgepose/backends/tensorrt.py)
     "Runtime.__init__": ALL, "Runtime.deserialize_cuda_engine": ALL,
     "ICudaEngine.create_execution_context": ALL, "ICudaEngine.num_io_tensors": ALL,
@@ -384,6 +388,22 @@ def test_capabilities_of_the_real_version(real_api):
     assert caps.builder_precision_flags == (major < 11) and caps.implicit_int8 == (major < 11)
     assert caps.explicit_batch_flag == (major < 10)
     assert caps.uint8_input, "TensorRT %s: no DataType.UINT8, the -u8 profiles would be refused" % api["__version__"]
+
+
+def test_progress_monitor_overrides_fit_the_real_signatures(real_api):
+    """pybind11 calls our IProgressMonitor overrides with the real methods' arguments: same parameters."""
+    import inspect
+
+    from edgepose.engine import buildprogress
+
+    major, api = real_api
+    if major < 10:
+        assert not api["IProgressMonitor"]["exists"]          # 8.x: the elapsed-time ticker instead
+        return
+    for name, fn in (("phase_start", buildprogress._phase_start), ("step_complete", buildprogress._step_complete),
+                     ("phase_finish", buildprogress._phase_finish)):
+        real = api["IProgressMonitor." + name]["signatures"]
+        assert real and list(inspect.signature(fn).parameters) == real[0], (name, real)
 
 
 def test_uint8_inputs_map_to_numpy_on_every_real_version(real_api):

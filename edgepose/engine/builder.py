@@ -23,6 +23,8 @@ from typing import List, Optional, Tuple
 from ..atomic import write_atomic
 from ..errors import EngineError, UsageError
 from ..onnxprep import BatchRange, parse_batch, sha256_file
+from .buildprogress import build_progress
+from .modelfacts import _default_gpu, model_facts, onnx_precision  # noqa: F401  (onnx_precision: re-exported)
 from .sidecar import build_command, write_sidecar
 from .trt import Capabilities, device_tag, get_logger, import_trt, jetson_model, parser_errors, version_string
 
@@ -46,16 +48,6 @@ class BuildOptions:
     calib_set: Optional[object] = None     # an already-made CalibrationSet-like object instead of --calib DIR
     out_dir: str = "engines"
     argv: List[str] = field(default_factory=list)  # the build arguments, recorded for the rebuild hint
-
-
-def onnx_precision(model):
-    """What the ONNX itself carries: ``"int8"`` (Q/DQ nodes), ``"fp16"`` (float16 weights) or ``"fp32"``."""
-    ops = {n.op_type for n in model.graph.node}
-    if {"QuantizeLinear", "DequantizeLinear"} & ops:
-        return "int8"
-    if any(t.data_type == 10 for t in model.graph.initializer):  # TensorProto.FLOAT16
-        return "fp16"
-    return "fp32"
 
 
 def plan_precision(caps, requested, onnx_kind, have_calib):
@@ -99,59 +91,6 @@ def engine_file_name(model_path, precision, batch, size, tag, version):
     stem = os.path.splitext(os.path.basename(model_path))[0]
     b = "%d-%d" % (batch.min, batch.max) if batch.dynamic else "%d" % batch.min
     return "%s.%s.b%s.%dx%d.%s.trt%s.engine" % (stem, precision, b, size[0], size[1], tag, version)
-
-
-def model_facts(onnx_path, trt=None, gpu=None):
-    """``({input name: shape (dims int, or str when dynamic)}, precision kind, {input name: dtype name})`` of
-    an ONNX model: read with the ``onnx`` package, or without it through TensorRT's parser (Q/DQ layers: int8;
-    half tensors: fp16; the inputs' types: uint8 or float32)."""
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        return _facts_from_parser(onnx_path, trt or import_trt(), gpu)
-    from ..onnxprep import graph_io, load_model
-    from ..profiles.match import input_dtypes
-
-    model = load_model(onnx_path)
-    return dict(graph_io(model)[0]), onnx_precision(model), input_dtypes(model)
-
-
-def _facts_from_parser(onnx_path, trt, gpu):
-    caps = Capabilities.of(trt)
-    if gpu is None:
-        gpu = _default_gpu()
-    with gpu.current():
-        builder = trt.Builder(get_logger(trt))
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH) if caps.explicit_batch_flag else 0
-        if caps.strongly_typed:
-            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-        network = builder.create_network(flags)
-        parser = trt.OnnxParser(network, get_logger(trt))
-        if not parser.parse_from_file(os.path.abspath(onnx_path)):
-            errors = parser_errors(parser)
-            raise EngineError("TensorRT %s cannot parse %s: %s" % (version_string(trt), onnx_path,
-                                                                     errors[0] if errors else "unknown parser error"))
-        inputs, dtypes = {}, {}
-        for i in range(network.num_inputs):
-            t = network.get_input(i)
-            inputs[t.name] = tuple(int(d) if int(d) >= 0 else "?" for d in t.shape)
-            dtypes[t.name] = "uint8" if caps.uint8_input and t.dtype == trt.DataType.UINT8 else "float32"
-        qdq = {trt.LayerType.QUANTIZE, trt.LayerType.DEQUANTIZE}
-        kinds = set()
-        for i in range(network.num_layers):
-            layer = network.get_layer(i)
-            if layer.type in qdq:
-                kinds.add("int8")
-            elif any(layer.get_output(k).dtype == trt.DataType.HALF for k in range(layer.num_outputs)):
-                kinds.add("fp16")
-    return inputs, ("int8" if "int8" in kinds else "fp16" if "fp16" in kinds else "fp32"), dtypes
-
-
-def _default_gpu():
-    from ..backends.cudalib import load_cuda
-    from ..backends.gpubuffers import GpuDevice
-
-    return GpuDevice.get(load_cuda(), 0)
 
 
 def _input_batch(shapes, profile):
@@ -366,7 +305,8 @@ def _build(trt, caps, gpu, dev, version, onnx_path, profile, opts, flags, use_ca
         log.info("building %s engine (batch %s, %dx%d, workspace %d MiB%s); this can take minutes",
                  precision, batch, size[0], size[1], opts.workspace_mib,
                  ", DLA %d" % opts.dla_core if opts.dla_core is not None else "")
-        serialized = builder.build_serialized_network(network, config)
+        with build_progress(trt, config):
+            serialized = builder.build_serialized_network(network, config)
         if calibrator is not None:
             calibrator.raise_if_failed()
         if serialized is None:

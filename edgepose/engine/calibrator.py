@@ -17,7 +17,6 @@ are caught, remembered and fail the build afterwards (TensorRT itself would swal
 import hashlib
 import logging
 import os
-import time
 
 import numpy as np
 
@@ -90,17 +89,17 @@ class CalibrationSet:
         preprocess(image, self.profile, size=self.size, out=out)
 
     def batches(self, out=None):
-        """Yield each batch once, as ``out`` filled in place (or a fresh array), with progress log lines."""
-        t0 = time.time()
-        n = len(self)
-        step = max(1, n // 10)
-        for b in range(n):
-            buf = out if out is not None else np.empty(self.batch_shape, self.dtype)
-            for i in range(self.batch_size):
-                self.load(self.files[b * self.batch_size + i], buf[i:i + 1])
-            if (b + 1) % step == 0 or b + 1 == n:
-                log.info("calibration batch %d/%d (%.1f s)", b + 1, n, time.time() - t0)
-            yield buf
+        """Yield each batch once, as ``out`` filled in place (or a fresh array), with a progress bar (log lines
+        when not on a terminal): TensorRT's calibration and ``edgepose quantize`` both read the set through it."""
+        from ..progress import progress
+
+        with progress(len(self), "calibrating (%d images)" % len(self.files), unit="batch", logger=log) as bar:
+            for b in range(len(self)):
+                buf = out if out is not None else np.empty(self.batch_shape, self.dtype)
+                for i in range(self.batch_size):
+                    self.load(self.files[b * self.batch_size + i], buf[i:i + 1])
+                bar.update()
+                yield buf
 
 
 def _meta_path(path):

@@ -190,6 +190,7 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_laye
             self.DLA_core = -1
             self.timing = None
             self.tactic_sources = 0b11111 if major < 10 else 0b11000
+            self.progress_monitor = None
             self.flags_set.append(trt.BuilderFlag.TF32)      # TensorRT's default: TF32 on
             self.profiles = []
 
@@ -279,6 +280,20 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_laye
                     cal.write_calibration_cache(b"TRT-%d-EntropyCalibration2\ninput_1:0: 3c010a14\n" % major)
                 else:
                     rec("calibration cache used")
+            monitor = config.progress_monitor
+            if monitor is not None:      # TensorRT 10+: phases with steps, one nested phase
+                monitor.phase_start("Building engine", None, 3)
+                for step in range(3):
+                    if step == 1:
+                        monitor.phase_start("Tactic selection", "Building engine", 2)
+                        for sub in range(2):
+                            if not monitor.step_complete("Tactic selection", sub):
+                                return None            # the application cancelled the build
+                        monitor.phase_finish("Tactic selection")
+                    if not monitor.step_complete("Building engine", step):
+                        return None
+                monitor.phase_finish("Building engine")
+                rec("progress monitor driven")
             config_state = {"flags": sorted(config.flags_set), "dla": config.DLA_core,
                             "device": config.default_device_type, "tactic_sources": config.tactic_sources}
             rec("built", config_state)
@@ -289,6 +304,12 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_laye
     trt.IBuilderConfig = IBuilderConfig
     trt.INetworkDefinition = INetworkDefinition
 
+    if major >= 10:
+        class IProgressMonitor:
+            def __init__(self):
+                pass
+
+        trt.IProgressMonitor = IProgressMonitor
     if major < 11:
         class IInt8EntropyCalibrator2:
             def __init__(self):
