@@ -51,6 +51,13 @@ def test_stale_goldens_name_the_command(tmp_path):
     assert "python tools/make_device_golden.py" in why and "sha256" in why
 
 
+def test_a_changed_uint8_model_is_stale(tmp_path):
+    other = tmp_path / "edgepose-demo.u8.onnx"
+    other.write_bytes(b"another uint8 model")
+    assert "edgepose-demo.u8.onnx does not belong to" in golden.stale_reason(u8=str(other))
+    assert "is missing" in golden.stale_reason(u8=str(tmp_path / "gone.onnx"))
+
+
 def test_decode_path_needs_only_numpy():
     """The self-test's modules import, and the goldens decode to their people, with pydantic, PyYAML, onnx,
     onnx-graphsurgeon, ONNX Runtime and OpenCV all unimportable (a Jetson's system Python)."""
