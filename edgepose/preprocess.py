@@ -142,19 +142,7 @@ def preprocess(image, profile, size=None, out=None):
         resized, tf = resize_image(image, profile, size)
         return to_tensor(resized, profile, out=out), tf
     cv2 = deps.load("cv2", "preprocessing")
-
-    if image is None or getattr(image, "ndim", 0) != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InputError("preprocess: expected a BGR uint8 image of shape (H, W, 3), got %s"
-                         % (getattr(image, "shape", None),))
-    net_h, net_w = size or profile.input.size
-    tf = compute_transform(image.shape[0], image.shape[1], net_h, net_w, profile.input.resize)
-    new_w, new_h = int(round(tf.src_w * tf.scale_x)), int(round(tf.src_h * tf.scale_y))
-    px, py = int(tf.pad_x), int(tf.pad_y)
-    if out is None:
-        out = np.empty((1, net_h, net_w, 3), np.float32)
-    elif tuple(out.shape) != (1, net_h, net_w, 3):
-        raise InputError("preprocess: output buffer has shape %s, the input needs %s"
-                         % (list(out.shape), [1, net_h, net_w, 3]))
+    out, tf, (py, px, new_h, new_w) = _target(image, profile, size, out, np.float32)
     small = _scratch(new_h, new_w)
     cv2.resize(image, (new_w, new_h), dst=small, interpolation=_INTERP[profile.input.interpolation])
     if profile.input.color == "RGB":
@@ -167,31 +155,41 @@ def preprocess(image, profile, size=None, out=None):
     else:
         np.multiply(small, scale, out=region, casting="unsafe")
         region += offset
-    pad = np.float32(profile.input.pad_value) * scale + offset
-    out[0, :py] = pad
-    out[0, py + new_h:] = pad
-    out[0, py:py + new_h, :px] = pad
-    out[0, py:py + new_h, px + new_w:] = pad
+    _pad(out, (py, px, new_h, new_w), np.float32(profile.input.pad_value) * scale + offset)
     return out, tf
 
 
-def _frame(image, profile, size, out):
-    """The uint8 path: resize (+ letterbox) the BGR frame straight into ``out`` (or a new uint8 array)."""
-    cv2 = deps.load("cv2", "preprocessing")
-
+def _target(image, profile, size, out, dtype):
+    """The NHWC paths' checks: ``(out, Transform, (top, left, height, width) of the image in it))``, ``out``
+    allocated as ``dtype`` when None."""
     if image is None or getattr(image, "ndim", 0) != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError("preprocess: expected a BGR uint8 image of shape (H, W, 3), got %s"
                          % (getattr(image, "shape", None),))
     net_h, net_w = size or profile.input.size
     tf = compute_transform(image.shape[0], image.shape[1], net_h, net_w, profile.input.resize)
     if out is None:
-        out = np.empty((1, net_h, net_w, 3), np.uint8)
+        out = np.empty((1, net_h, net_w, 3), dtype)
     elif tuple(out.shape) != (1, net_h, net_w, 3):
         raise InputError("preprocess: output buffer has shape %s, the input needs %s"
                          % (list(out.shape), [1, net_h, net_w, 3]))
+    box = (int(tf.pad_y), int(tf.pad_x), int(round(tf.src_h * tf.scale_y)), int(round(tf.src_w * tf.scale_x)))
+    return out, tf, box
+
+
+def _pad(out, box, value):
+    """Fill ``out[0]`` around the image at ``box`` (top, left, height, width) with ``value``."""
+    py, px, h, w = box
+    out[0, :py] = value
+    out[0, py + h:] = value
+    out[0, py:py + h, :px] = value
+    out[0, py:py + h, px + w:] = value
+
+
+def _frame(image, profile, size, out):
+    """The uint8 path: resize (+ letterbox) the BGR frame straight into ``out`` (or a new uint8 array)."""
+    cv2 = deps.load("cv2", "preprocessing")
+    out, tf, (py, px, new_h, new_w) = _target(image, profile, size, out, np.uint8)
     _check_dtype(out, profile)
-    new_w, new_h = int(round(tf.src_w * tf.scale_x)), int(round(tf.src_h * tf.scale_y))
-    px, py = int(tf.pad_x), int(tf.pad_y)
     region = out[0, py:py + new_h, px:px + new_w]
     interp = _INTERP[profile.input.interpolation]
     if region.flags.c_contiguous:      # full-width (landscape letterbox, stretch): OpenCV writes in place
@@ -200,11 +198,7 @@ def _frame(image, profile, size, out):
         small = _scratch(new_h, new_w)
         cv2.resize(image, (new_w, new_h), dst=small, interpolation=interp)
         region[...] = small
-    pad = profile.input.pad_value
-    out[0, :py] = pad
-    out[0, py + new_h:] = pad
-    out[0, py:py + new_h, :px] = pad
-    out[0, py:py + new_h, px + new_w:] = pad
+    _pad(out, (py, px, new_h, new_w), profile.input.pad_value)
     return out, tf
 
 

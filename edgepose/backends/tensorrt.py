@@ -342,16 +342,12 @@ class TensorRTBackend(Backend):
 
     def h2d_bytes(self, batch=1):
         """Bytes copied host -> device per call of ``batch`` frames (a uint8-input engine: 4x fewer)."""
-        total = 0
-        for name in self._input_names:
-            per = int(np.prod(self._max_shapes[name][1:])) * self._dtypes[name].itemsize
-            total += per * (self.fixed_batch or batch)
-        return total
+        return self._bytes(self._input_names, batch)
 
     def d2h_bytes(self, batch=1):
         """Bytes copied device -> host per call of ``batch`` frames (what ``make bench`` prints)."""
-        total = 0
-        for name in self._output_names:
-            per = int(np.prod(self._max_shapes[name][1:])) * self._dtypes[name].itemsize
-            total += per * (self.fixed_batch or batch)
-        return total
+        return self._bytes(self._output_names, batch)
+
+    def _bytes(self, names, batch):
+        per = sum(int(np.prod(self._max_shapes[n][1:])) * self._dtypes[n].itemsize for n in names)
+        return per * (self.fixed_batch or batch)
