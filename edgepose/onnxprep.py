@@ -10,9 +10,12 @@
 2. folds constants, removes dead nodes, sorts topologically, re-infers shapes;
 3. checks the graph's inputs/outputs against the profile (names, channels, output sizes = input / stride)
    and says exactly what does not match;
+   a profile with ``input.dtype: uint8`` (``tao-bpnet-u8``) also gets the uint8 front (``onnxfront``): the
+   model then takes the letterboxed frame as uint8 NHWC BGR and normalises it on the GPU;
 4. optionally converts the model to float16 (inputs/outputs stay float32 through Cast nodes) for
    TensorRT 11's strongly typed builds, where precision comes from the ONNX types;
-5. verifies the prepared model against the original on ONNX Runtime and reports the max abs difference.
+5. verifies the prepared model against the original on ONNX Runtime and reports the max abs difference
+   (for a uint8 front: the same random frame, raw to the prepared model, normalised by numpy for the original).
 """
 import collections
 import logging
@@ -99,10 +102,10 @@ def _channels(shape, layout):
 
 def check_io(model, profile, size, batch, where="model"):
     """Reasons the model's I/O does not fit ``profile`` at ``size`` and ``batch`` (empty list: fits)."""
-    from .profiles.match import match_profile      # pydantic: not needed by the engine build's imports
+    from .profiles.match import input_dtypes, match_profile   # pydantic: not needed by the engine build's imports
 
     ins, outs = graph_io(model)
-    why = match_profile(ins, outs, profile, strides=False)    # sizes: checked below, dim by dim
+    why = match_profile(ins, outs, profile, strides=False, dtypes=input_dtypes(model))  # sizes: dim by dim below
     if why:
         return why
     h, w = size
@@ -268,6 +271,10 @@ def prepare_model(model, profile, size=None, batch=None, fp16=False):
     graph = gs.import_onnx(model)
     if prof.outputs.paf.stride == prof.outputs.heatmap.stride and prof.outputs.paf.name != prof.outputs.heatmap.name:
         cut_paf_upsampling(graph, prof.outputs.paf.name)
+    if prof.input.dtype == "uint8":
+        from .onnxfront import add_uint8_front
+
+        add_uint8_front(graph, prof)
     _set_io_shapes(graph, prof, size, batch)
     log.info("folding constants (%d nodes)", len(graph.nodes))
     graph.fold_constants().cleanup(remove_unused_graph_inputs=False).toposort()
@@ -315,12 +322,21 @@ def verify(original, prepared, profile, size, batch, seed=0):
     Raises ``ModelError`` when the prepared model does not run (or does not match the original's outputs);
     returns ``None`` when the original itself cannot run at this size on ONNX Runtime.
     """
+    from .onnxfront import reference_input
+    from .profiles.match import input_dtypes
+
     batch = parse_batch(batch) or BatchRange(1, 1, 1)
     h, w = size
     rng = np.random.default_rng(seed)
     shape = _nhwc(profile.input.layout, batch.opt, h, w, 3)
-    x = (rng.random(shape, dtype=np.float32) * 255.0 * profile.input.scale + profile.input.offset).astype(np.float32)
-    feed = {profile.input.name: x}
+    name = profile.input.name
+    if profile.input.dtype == "uint8":
+        frame = rng.integers(0, 256, shape, dtype=np.uint8)      # a BGR frame, as OpenCV gives it
+        feed = {name: frame}
+        ref_feed = {name: frame if input_dtypes(original).get(name) == "uint8" else reference_input(frame, profile)}
+    else:
+        x = (rng.random(shape, dtype=np.float32) * 255.0 * profile.input.scale + profile.input.offset).astype(np.float32)
+        feed = ref_feed = {name: x}
     try:
         got = _session(prepared).run(None, feed)
     except Exception as e:
@@ -329,7 +345,7 @@ def verify(original, prepared, profile, size, batch, seed=0):
     ref = None
     for candidate in (original, _relaxed(original)):
         try:
-            ref = _session(candidate).run(names, feed)
+            ref = _session(candidate).run(names, ref_feed)
             break
         except Exception as e:
             log.debug("original model does not run as is: %s", e)
@@ -379,6 +395,6 @@ def prepare(src, out, profile, size=None, batch=None, fp16=False, check=True):
             diffs = None
     with atomic_open(out, "wb") as f:
         onnx.save(prepared, f)
-    return {"out": out, "size": size, "batch": str(batch), "fp16": bool(fp16),
+    return {"out": out, "size": size, "batch": str(batch), "fp16": bool(fp16), "uint8_input": profile.input.dtype == "uint8",
             "nodes_before": len(model.graph.node), "nodes_after": len(prepared.graph.node),
             "inputs": graph_io(prepared)[0], "outputs": graph_io(prepared)[1], "max_abs_diff": diffs}

@@ -3,6 +3,10 @@
 One function, ``preprocess``, used by inference, INT8 calibration and evaluation alike, so that
 calibration sees exactly what inference sees. The profile says the size, resize mode (letterbox with
 symmetric padding, or stretch), colour order, scale/offset and layout.
+
+A profile with ``input.dtype: uint8`` (``tao-bpnet-u8``) moves colour order and scale/offset into the
+network (``edgepose.onnxfront``): the host then only resizes and letterboxes the BGR frame, straight into
+the (pinned) uint8 input buffer, and the graph computes the very numbers the float path writes.
 """
 import threading
 from dataclasses import dataclass
@@ -90,7 +94,11 @@ def to_tensor(resized, profile, out=None, dtype=np.float32):
     ``astype`` costs several times more).
     """
     cv2 = deps.load("cv2", "preprocessing")
-    img = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB) if profile.input.color == "RGB" else resized
+    if profile.input.dtype == "uint8":          # the graph does colour, scale and offset: the frame as it is
+        dtype = np.uint8
+        img = resized
+    else:
+        img = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB) if profile.input.color == "RGB" else resized
     scale, offset = np.float32(profile.input.scale), np.float32(profile.input.offset)
     if profile.input.layout == "NCHW":
         img = img.transpose(2, 0, 1)
@@ -99,9 +107,23 @@ def to_tensor(resized, profile, out=None, dtype=np.float32):
     elif tuple(out.shape) != (1,) + img.shape:
         raise InputError("preprocess: output buffer has shape %s, the input needs %s"
                          % (list(out.shape), [1] + list(img.shape)))
+    if profile.input.dtype == "uint8":
+        _check_dtype(out, profile)
+        out[0] = img
+        return out
     np.multiply(img, scale, out=out[0], casting="unsafe")
     out += offset
     return out
+
+
+def _check_dtype(out, profile):
+    """One clear line when ``out`` (e.g. a backend's input buffer) does not hold what the profile writes."""
+    want = profile.input.dtype
+    if (want == "uint8") != (out.dtype == np.uint8):
+        raise InputError("preprocess: the input buffer is %s, profile %s writes %s: %s" % (
+            out.dtype.name, profile.name, want,
+            "the model takes uint8 frames, run it with the profile it was prepared with (a -u8 one)"
+            if out.dtype == np.uint8 else "the model takes float input, not the -u8 profile's uint8 frames"))
 
 
 def preprocess(image, profile, size=None, out=None):
@@ -110,24 +132,17 @@ def preprocess(image, profile, size=None, out=None):
     ``size``: (H, W) to use instead of the profile's default; ``out``: optional buffer to fill (e.g. the
     backend's pinned input). Letterboxed NHWC inputs take the lean path: only the resized region is
     converted, the padding is filled with its constant value (same numbers as ``to_tensor(resize_image())``).
+    A uint8 profile gives ``(tensor (1, H, W, 3) uint8 BGR, Transform)``: resize + letterbox only.
     """
+    if profile.input.dtype == "uint8":
+        return _frame(image, profile, size, out)
+    if out is not None:
+        _check_dtype(out, profile)
     if profile.input.layout != "NHWC" or profile.input.resize == "stretch":
         resized, tf = resize_image(image, profile, size)
         return to_tensor(resized, profile, out=out), tf
     cv2 = deps.load("cv2", "preprocessing")
-
-    if image is None or getattr(image, "ndim", 0) != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InputError("preprocess: expected a BGR uint8 image of shape (H, W, 3), got %s"
-                         % (getattr(image, "shape", None),))
-    net_h, net_w = size or profile.input.size
-    tf = compute_transform(image.shape[0], image.shape[1], net_h, net_w, profile.input.resize)
-    new_w, new_h = int(round(tf.src_w * tf.scale_x)), int(round(tf.src_h * tf.scale_y))
-    px, py = int(tf.pad_x), int(tf.pad_y)
-    if out is None:
-        out = np.empty((1, net_h, net_w, 3), np.float32)
-    elif tuple(out.shape) != (1, net_h, net_w, 3):
-        raise InputError("preprocess: output buffer has shape %s, the input needs %s"
-                         % (list(out.shape), [1, net_h, net_w, 3]))
+    out, tf, (py, px, new_h, new_w) = _target(image, profile, size, out, np.float32)
     small = _scratch(new_h, new_w)
     cv2.resize(image, (new_w, new_h), dst=small, interpolation=_INTERP[profile.input.interpolation])
     if profile.input.color == "RGB":
@@ -140,11 +155,50 @@ def preprocess(image, profile, size=None, out=None):
     else:
         np.multiply(small, scale, out=region, casting="unsafe")
         region += offset
-    pad = np.float32(profile.input.pad_value) * scale + offset
-    out[0, :py] = pad
-    out[0, py + new_h:] = pad
-    out[0, py:py + new_h, :px] = pad
-    out[0, py:py + new_h, px + new_w:] = pad
+    _pad(out, (py, px, new_h, new_w), np.float32(profile.input.pad_value) * scale + offset)
+    return out, tf
+
+
+def _target(image, profile, size, out, dtype):
+    """The NHWC paths' checks: ``(out, Transform, (top, left, height, width) of the image in it))``, ``out``
+    allocated as ``dtype`` when None."""
+    if image is None or getattr(image, "ndim", 0) != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError("preprocess: expected a BGR uint8 image of shape (H, W, 3), got %s"
+                         % (getattr(image, "shape", None),))
+    net_h, net_w = size or profile.input.size
+    tf = compute_transform(image.shape[0], image.shape[1], net_h, net_w, profile.input.resize)
+    if out is None:
+        out = np.empty((1, net_h, net_w, 3), dtype)
+    elif tuple(out.shape) != (1, net_h, net_w, 3):
+        raise InputError("preprocess: output buffer has shape %s, the input needs %s"
+                         % (list(out.shape), [1, net_h, net_w, 3]))
+    box = (int(tf.pad_y), int(tf.pad_x), int(round(tf.src_h * tf.scale_y)), int(round(tf.src_w * tf.scale_x)))
+    return out, tf, box
+
+
+def _pad(out, box, value):
+    """Fill ``out[0]`` around the image at ``box`` (top, left, height, width) with ``value``."""
+    py, px, h, w = box
+    out[0, :py] = value
+    out[0, py + h:] = value
+    out[0, py:py + h, :px] = value
+    out[0, py:py + h, px + w:] = value
+
+
+def _frame(image, profile, size, out):
+    """The uint8 path: resize (+ letterbox) the BGR frame straight into ``out`` (or a new uint8 array)."""
+    cv2 = deps.load("cv2", "preprocessing")
+    out, tf, (py, px, new_h, new_w) = _target(image, profile, size, out, np.uint8)
+    _check_dtype(out, profile)
+    region = out[0, py:py + new_h, px:px + new_w]
+    interp = _INTERP[profile.input.interpolation]
+    if region.flags.c_contiguous:      # full-width (landscape letterbox, stretch): OpenCV writes in place
+        cv2.resize(image, (new_w, new_h), dst=region, interpolation=interp)
+    else:                              # padded left and right: rows are strided, resize then one copy
+        small = _scratch(new_h, new_w)
+        cv2.resize(image, (new_w, new_h), dst=small, interpolation=interp)
+        region[...] = small
+    _pad(out, (py, px, new_h, new_w), profile.input.pad_value)
     return out, tf
 
 

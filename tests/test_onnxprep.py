@@ -143,3 +143,93 @@ def test_paf8_refuses_a_convtranspose_that_is_not_an_identity(tmp_path):
     onnx.save(model, src)
     with pytest.raises(ProfileError, match="stride 8"):
         prepare(src, str(tmp_path / "o.onnx"), "tao-bpnet-paf8", batch="1")
+
+
+# ---------------------------------------------------------------- the uint8 front (profile input.dtype: uint8)
+
+def _consumers(model, name):
+    return [n for n in model.graph.node if name in n.input]
+
+
+def test_uint8_profile_puts_the_normalisation_in_the_graph(tiny, tmp_path):
+    """tao-bpnet-u8: uint8 NHWC BGR input read only by a Cast (TensorRT takes uint8 nowhere else), then
+    BGR->RGB, x/256 - 0.5; ONNX Runtime gives the float model's numbers exactly for the same frame."""
+    import onnxruntime as ort
+
+    from edgepose.onnxfront import reference_input
+    from edgepose.profiles import load_profile
+
+    out = str(tmp_path / "u8.onnx")
+    rep = prepare(tiny, out, "tao-bpnet-u8", size=(64, 96), batch="dynamic:1,2,4")
+    m = onnx.load(out)
+    assert m.graph.input[0].name == INPUT and m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    cast = _consumers(m, INPUT)
+    assert [n.op_type for n in cast] == ["Cast"] and cast[0].attribute[0].i == onnx.TensorProto.FLOAT
+    ops = [n.op_type for n in m.graph.node]
+    assert {"Gather", "Mul", "Add"} <= set(ops)
+    assert set(rep["max_abs_diff"]) == {HEATMAP, PAF} and max(rep["max_abs_diff"].values()) < 1e-6   # vs the float graph
+    assert dict(rep["outputs"])[PAF][1:] == (8, 12, 38)             # the PAF cut as in tao-bpnet-paf8
+    # The same check by hand: a BGR frame in, against the float graph fed numpy's normalisation.
+    frame = np.random.default_rng(3).integers(0, 256, (2, 64, 96, 3), dtype=np.uint8)
+    prepare(tiny, str(tmp_path / "f.onnx"), "tao-bpnet-paf8", size=(64, 96), batch="dynamic:1,2,4")
+    s_u8 = ort.InferenceSession(out, providers=["CPUExecutionProvider"])
+    s_f = ort.InferenceSession(str(tmp_path / "f.onnx"), providers=["CPUExecutionProvider"])
+    x = reference_input(frame, load_profile("tao-bpnet-u8"))
+    assert np.array_equal(x[..., 0], frame[..., 2] / np.float32(256) - np.float32(0.5))   # R from the frame's last
+    for a, b in zip(s_u8.run([HEATMAP, PAF], {INPUT: frame}), s_f.run([HEATMAP, PAF], {INPUT: x})):
+        assert np.array_equal(a, b)
+
+
+def test_uint8_model_prepared_again_keeps_its_front(tiny, tmp_path):
+    once = str(tmp_path / "once.onnx")
+    prepare(tiny, once, "tao-bpnet-u8", size=(64, 96), batch="dynamic:1,2,4")
+    twice = str(tmp_path / "twice.onnx")
+    rep = prepare(once, twice, "tao-bpnet-u8", size=(64, 96), batch="2")
+    m = onnx.load(twice)
+    assert [n.op_type for n in m.graph.node].count("Cast") == 1 and rep["inputs"] == [(INPUT, (2, 64, 96, 3))]
+    assert max(rep["max_abs_diff"].values()) == 0.0       # the original is uint8 too: the same frame to both
+
+
+def test_uint8_front_with_fp16_and_a_bgr_model(tiny, tfpose_model, tmp_path):
+    """--fp16 casts the uint8 frame to float16 (TensorRT: uint8 -> float16 is a valid Cast); a BGR, scale 1
+    model (tf-pose) gets the Cast alone."""
+    out = str(tmp_path / "h.onnx")
+    prepare(tiny, out, "tao-bpnet-u8", size=(64, 96), fp16=True, check=False)
+    m = onnx.load(out)
+    assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert _consumers(m, INPUT)[0].attribute[0].i == onnx.TensorProto.FLOAT16
+    prof = tmp_path / "tfpose-u8.yaml"
+    prof.write_text("base: tf-pose\nname: tf-pose-u8\ninput:\n  dtype: uint8\n")
+    rep = prepare(tfpose_model, str(tmp_path / "t.onnx"), str(prof), batch="1")
+    m = onnx.load(str(tmp_path / "t.onnx"))
+    front = _consumers(m, "image")
+    assert [n.op_type for n in front] == ["Cast"]
+    assert not {"Gather"} & {n.op_type for n in m.graph.node if front[0].output[0] in n.input}
+    assert max(rep["max_abs_diff"].values()) < 1e-3
+
+
+def test_uint8_and_float_profiles_tell_the_models_apart(tiny, tmp_path):
+    from edgepose.profiles import resolve_model
+    from edgepose.profiles.match import guess_profiles
+
+    u8, f8 = str(tmp_path / "u8.onnx"), str(tmp_path / "f8.onnx")
+    prepare(tiny, u8, "tao-bpnet-u8", batch="1")
+    prepare(tiny, f8, "tao-bpnet-paf8", batch="1")
+    assert resolve_model(model=u8)[1].name == "tao-bpnet-u8"
+    assert resolve_model(model=f8)[1].name == "tao-bpnet-paf8"
+    why = guess_profiles(u8)[2]["tao-bpnet-paf8"]
+    assert why == ["input 'input_1:0' is uint8, profile tao-bpnet-paf8 takes float32: use the profile the model was "
+                   "prepared with (a -u8 one for uint8 frames)"]
+    assert "prepare the model with it first" in guess_profiles(f8)[2]["tao-bpnet-u8"][0]
+    with pytest.raises(ProfileError, match="is uint8, profile tao-bpnet-paf8 takes float32"):
+        prepare(u8, str(tmp_path / "x.onnx"), "tao-bpnet-paf8", batch="1")
+
+
+def test_uint8_profile_needs_nhwc(tmp_path):
+    from edgepose.errors import ProfileError as PE
+    from edgepose.profiles import load_profile
+
+    bad = tmp_path / "nchw-u8.yaml"
+    bad.write_text("base: tao-bpnet\nname: x\ninput:\n  layout: NCHW\n  dtype: uint8\n")
+    with pytest.raises(PE, match="input.dtype uint8 takes the frame as OpenCV gives it"):
+        load_profile(str(bad))

@@ -60,3 +60,44 @@ def test_bad_image_is_a_clear_error():
         preprocess(np.zeros((10, 10), np.uint8), p)
     with pytest.raises(InputError):
         preprocess(None, p)
+
+
+# ---------------------------------------------------------------- uint8 profiles: resize + letterbox only
+
+@pytest.mark.parametrize("src", [(1080, 1920), (1920, 1080), (500, 500), (288, 384), (77, 301)])
+@pytest.mark.parametrize("base", ["tao-bpnet-paf8", "tf-pose"])
+def test_uint8_path_is_the_float_path_before_normalising(src, base):
+    """The uint8 frame (what a -u8 engine takes) normalised as its graph does gives the float path's numbers
+    exactly, for letterbox (padded top/bottom or left/right) and stretch, RGB and BGR models."""
+    from edgepose.onnxfront import reference_input
+    from edgepose.preprocess import resize_image
+    from edgepose.profiles import Profile
+
+    pf = load_profile(base)
+    data = pf.model_dump()
+    data["input"]["dtype"] = "uint8"
+    pu = Profile.model_validate(data)
+    img = np.random.default_rng(sum(src)).integers(0, 256, src + (3,), dtype=np.uint8)
+    f, tf = preprocess(img, pf)
+    u, tu = preprocess(img, pu)
+    assert u.dtype == np.uint8 and u.shape == (1,) + pf.input.size + (3,) and tu == tf
+    assert np.array_equal(u[0], resize_image(img, pu)[0])          # BGR, as OpenCV gives it
+    assert np.array_equal(reference_input(u, pu), f)
+
+
+def test_uint8_path_writes_into_the_buffer_in_place():
+    p = load_profile("tao-bpnet-u8")
+    out = np.full((1, 288, 384, 3), 7, np.uint8)
+    img = np.full((1080, 1920, 3), (10, 20, 30), np.uint8)
+    x, tf = preprocess(img, p, out=out)
+    assert x is out and tf.pad_y == 36
+    assert (out[0, :36] == 0).all() and (out[0, 252:] == 0).all()       # pad_value, no stale 7s
+    assert (out[0, 36:252] == (10, 20, 30)).all()
+
+
+def test_buffer_of_the_other_dtype_is_one_clear_error():
+    img = np.zeros((100, 100, 3), np.uint8)
+    with pytest.raises(InputError, match="the input buffer is uint8, profile tao-bpnet-paf8 writes float32"):
+        preprocess(img, load_profile("tao-bpnet-paf8"), out=np.zeros((1, 288, 384, 3), np.uint8))
+    with pytest.raises(InputError, match="the input buffer is float32, profile tao-bpnet-u8 writes uint8"):
+        preprocess(img, load_profile("tao-bpnet-u8"), out=np.zeros((1, 288, 384, 3), np.float32))

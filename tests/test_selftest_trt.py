@@ -17,6 +17,22 @@ from edgepose.selftest import golden
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def test_uint8_model_is_the_bundled_model_prepared_for_uint8_frames():
+    """The committed uint8-input model gives, for raw BGR frames, the goldens' maps (ONNX Runtime)."""
+    ort = pytest.importorskip("onnxruntime")
+    from edgepose.profiles.match import input_dtypes
+    import onnx
+
+    data = golden.load()
+    assert input_dtypes(onnx.load(golden.U8)) == {"input_1:0": "uint8"}
+    view = golden.ProfileView.from_json(data["profile_json"]).uint8_variant()
+    x = golden.network_input(data["images"], view)
+    assert x.dtype == np.uint8 and np.array_equal(x[..., ::-1], data["images"])
+    heat, paf = ort.InferenceSession(golden.U8, providers=["CPUExecutionProvider"]).run(
+        [view.outputs.heatmap.name, view.outputs.paf.name], {view.input.name: x})
+    assert np.max(np.abs(heat - data["heatmap"])) < 1e-4 and np.max(np.abs(paf - data["paf8"])) < 1e-4
+
+
 def test_golden_data_belongs_to_the_bundled_model():
     """Fails when the bundled model is replaced without `python tools/make_device_golden.py`."""
     assert golden.stale_reason() is None
@@ -33,6 +49,13 @@ def test_stale_goldens_name_the_command(tmp_path):
     other.write_bytes(b"another model")
     why = golden.stale_reason(model=str(other))
     assert "python tools/make_device_golden.py" in why and "sha256" in why
+
+
+def test_a_changed_uint8_model_is_stale(tmp_path):
+    other = tmp_path / "edgepose-demo.u8.onnx"
+    other.write_bytes(b"another uint8 model")
+    assert "edgepose-demo.u8.onnx does not belong to" in golden.stale_reason(u8=str(other))
+    assert "is missing" in golden.stale_reason(u8=str(tmp_path / "gone.onnx"))
 
 
 def test_decode_path_needs_only_numpy():
@@ -98,10 +121,14 @@ def test_every_engine_item_on_the_fake_device(fake_device, monkeypatch):
     report, text = _run_selftest()
     status = {item: st for st, _, item, _ in report.items}
     assert status["golden"] == "PASS", text
-    for item in ("engine.fp32", "engine.fp16", "engine.int8-calib", "engine.int8-qdq", "batch.dynamic",
-                 "context.cross-thread", "backends.two", "batch.fixed", "dla", "latency.p50"):
+    for item in ("engine.fp32", "engine.fp16", "engine.int8-calib", "engine.int8-qdq", "engine.uint8",
+                 "engine.uint8-int8-calib", "batch.dynamic", "context.cross-thread", "backends.two", "batch.fixed",
+                 "dla", "latency.p50"):
         assert status.get(item) == "PASS", text
+    assert "input uint8, 230 KB host->device per frame" in text        # 240x320x3 bytes, not 4x that
     calls = fake_device.calls
+    batches = [c[1] for c in calls if isinstance(c, tuple) and c[0] == "batch data"]
+    assert {b.dtype.name for b in batches} == {"float32", "uint8"}     # each calibration fed what its engine takes
     assert ("clear_flag", fake_device.BuilderFlag.TF32) in calls                  # fp32: TF32 off
     assert any(c[0] == "get_batch" and c[1] is not None for c in calls if isinstance(c, tuple))   # calibrated
     assert "p50 of H2D + execute + D2H" in text
@@ -112,8 +139,8 @@ def test_builds_without_the_onnx_package(fake_device, monkeypatch):
     from edgepose.engine.builder import model_facts
 
     monkeypatch.setitem(sys.modules, "onnx", None)
-    shapes, kind = model_facts(golden.bundled_model_path())
-    assert kind == "fp32" and shapes == {"input_1:0": ("?", 240, 320, 3)}
+    shapes, kind, dtypes = model_facts(golden.bundled_model_path())
+    assert kind == "fp32" and shapes == {"input_1:0": ("?", 240, 320, 3)} and dtypes == {"input_1:0": "float32"}
     assert model_facts(golden.QDQ)[1] == "int8"
     report, text = _run_selftest(only=("engine.int8-qdq",))
     assert {item: st for st, _, item, _ in report.items}["engine.int8-qdq"] == "PASS", text

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +91,12 @@ MANIFEST = {
     # issue 12, second part: the build without the onnx package reads the parsed network (Q/DQ layers, half tensors)
     "LayerType.QUANTIZE": ALL, "LayerType.DEQUANTIZE": ALL, "DataType.HALF": ALL,
     "ILayer.type": ALL, "ILayer.num_outputs": ALL, "ILayer.get_output": ALL,
+    # uint8-input models (-u8 profiles): TensorRT 8.5.1+ has DataType.UINT8 for network I/O
+    "DataType.UINT8": ALL, "DataType.FLOAT": ALL,
+    # build progress (edgepose/engine/buildprogress.py): TensorRT 10+ reports its phases; 8.x gets a ticker
+    "IProgressMonitor": (10, 11), "IProgressMonitor.__init__": (10, 11), "IProgressMonitor.phase_start": (10, 11),
+    "IProgressMonitor.step_complete": (10, 11), "IProgressMonitor.phase_finish": (10, 11),
+    "IBuilderConfig.progress_monitor": (10, 11),
     # runtime (edgepose/backends/tensorrt.py)
     "Runtime.__init__": ALL, "Runtime.deserialize_cuda_engine": ALL,
     "ICudaEngine.create_execution_context": ALL, "ICudaEngine.num_io_tensors": ALL,
@@ -367,7 +374,7 @@ def test_capabilities_of_the_real_version(real_api):
 
     mod = Probe()
     mod.__version__ = api["__version__"]
-    for key in ("BuilderFlag.FP16", "BuilderFlag.INT8", "IInt8EntropyCalibrator2", "DeviceType.DLA"):
+    for key in ("BuilderFlag.FP16", "BuilderFlag.INT8", "IInt8EntropyCalibrator2", "DeviceType.DLA", "DataType.UINT8"):
         if api.get(key, {}).get("exists"):
             obj = mod
             for part in key.split("."):
@@ -380,3 +387,30 @@ def test_capabilities_of_the_real_version(real_api):
     assert caps.strongly_typed == (major >= 11)
     assert caps.builder_precision_flags == (major < 11) and caps.implicit_int8 == (major < 11)
     assert caps.explicit_batch_flag == (major < 10)
+    assert caps.uint8_input, "TensorRT %s: no DataType.UINT8, the -u8 profiles would be refused" % api["__version__"]
+
+
+def test_progress_monitor_overrides_fit_the_real_signatures(real_api):
+    """pybind11 calls our IProgressMonitor overrides with the real methods' arguments: same parameters."""
+    import inspect
+
+    from edgepose.engine import buildprogress
+
+    major, api = real_api
+    if major < 10:
+        assert not api["IProgressMonitor"]["exists"]          # 8.x: the elapsed-time ticker instead
+        return
+    for name, fn in (("phase_start", buildprogress._phase_start), ("step_complete", buildprogress._step_complete),
+                     ("phase_finish", buildprogress._phase_finish)):
+        real = api["IProgressMonitor." + name]["signatures"]
+        assert real and list(inspect.signature(fn).parameters) == real[0], (name, real)
+
+
+def test_uint8_inputs_map_to_numpy_on_every_real_version(real_api):
+    """The runtime names TensorRT's types by member name (``backends.tensorrt.DTYPES``): UINT8 must be a real
+    member there, and so must every other name the table maps."""
+    from edgepose.backends.tensorrt import DTYPES
+
+    major, api = real_api
+    assert api["DataType.UINT8"]["exists"] and DTYPES["UINT8"] is np.uint8
+    assert api["DataType.FLOAT"]["exists"]

@@ -4,7 +4,7 @@ ONNX Runtime and OpenCV; no GPU):
 
     python tools/make_device_golden.py [--images 3] [--calib 6] [--seed 7100]
 
-Writes ``edgepose/selftest/data/edgepose-demo.golden.npz`` and ``edgepose-demo.qdq.onnx`` (see
+Writes ``edgepose/selftest/data/edgepose-demo.golden.npz``, ``edgepose-demo.qdq.onnx`` and ``edgepose-demo.u8.onnx`` (see
 ``edgepose/selftest/golden.py`` for what they hold). Run it again whenever the bundled model changes:
 ``tests/test_selftest_trt.py`` fails while they belong to another model.
 
@@ -12,7 +12,8 @@ Inputs are synthetic scenes (``edgepose.synth.render_scene``) rendered at the ne
 letterbox is the identity and the stored uint8 RGB images are the network input exactly. Golden
 outputs come from ONNX Runtime (CPU) on the float32 model; the people decoded from them with the
 profile's thresholds are stored too. The Q/DQ model is ``edgepose quantize`` (percentile, symmetric,
-per-channel) over the calibration images.
+per-channel) over the calibration images. The uint8-input model is ``edgepose prepare --profile
+edgepose-demo-u8 --batch dynamic:1,4,4``, checked against the float model on ONNX Runtime as it is written.
 """
 import argparse
 import json
@@ -63,6 +64,7 @@ def main(argv=None):
     ort = deps.load("onnxruntime", "tools/make_device_golden.py")
     from edgepose.decode import PoseDecoder
     from edgepose.engine.quantize import quantize
+    from edgepose.onnxprep import prepare
     from edgepose.preprocess import preprocess
 
     model, profile_name = bundled_model()
@@ -99,6 +101,7 @@ def main(argv=None):
 
     os.makedirs(args.out_dir, exist_ok=True)
     qdq_path = os.path.join(args.out_dir, os.path.basename(golden.QDQ))
+    u8_path = os.path.join(args.out_dir, os.path.basename(golden.U8))
     work = tempfile.mkdtemp(prefix="edgepose-golden-")
     try:
         for i, im in enumerate(calib_bgr):
@@ -107,6 +110,8 @@ def main(argv=None):
         quantize(model, tmp_qdq, profile, work, method="percentile")
         shutil.copyfile(tmp_qdq, qdq_path + ".tmp")
         os.replace(qdq_path + ".tmp", qdq_path)
+        rep = prepare(model, u8_path, "edgepose-demo-u8", batch="dynamic:1,4,4")
+        logging.info("uint8-input model: max |diff| from the float model on ONNX Runtime %s", rep["max_abs_diff"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -119,10 +124,11 @@ def main(argv=None):
             paf8=paf8.astype(np.float32), people=np.array(counts, np.int32), keypoints=np.stack(kps),
             calib=calib, profile_json=np.array(json.dumps(profile.model_dump())),
             qdq_sha256=np.array(golden.sha256_file(qdq_path)), qdq_source_sha256=np.array(golden.sha256_file(model)),
+            u8_sha256=np.array(golden.sha256_file(u8_path)), u8_source_sha256=np.array(golden.sha256_file(model)),
             made_with=np.array(json.dumps(made_with, sort_keys=True)))
-    print("wrote %s (%.0f KB: %d golden images, %d calibration images, people %s) and %s (%.0f KB)"
+    print("wrote %s (%.0f KB: %d golden images, %d calibration images, people %s), %s (%.0f KB) and %s (%.0f KB)"
           % (out, os.path.getsize(out) / 1e3, len(bgr), len(calib_bgr), counts, qdq_path,
-             os.path.getsize(qdq_path) / 1e3))
+             os.path.getsize(qdq_path) / 1e3, u8_path, os.path.getsize(u8_path) / 1e3))
     return 0
 
 

@@ -11,6 +11,8 @@ from typing import Dict, List, Tuple, Union
 
 import numpy as np
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -19,6 +21,17 @@ class TensorInfo:
     name: str
     shape: Tuple[Union[int, str, None], ...]
     dtype: np.dtype
+
+
+def check_input_dtype(where, name, x, want):
+    """InputError when ``x`` is uint8 frames and the model takes float input, or the other way round: a
+    silent conversion would feed 0..255 to a model that expects normalised values (or truncate them)."""
+    want = np.dtype(want)
+    if (want == np.uint8) != (x.dtype == np.uint8):
+        raise InputError("%s: input %s takes %s, got %s: %s" % (
+            where, name, want.name, x.dtype.name,
+            "the model normalises uint8 frames itself, run it with the profile it was prepared with (a -u8 one)"
+            if want == np.uint8 else "a float model needs its float profile, not a -u8 one"))
 
 
 class Backend:

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import deps
 from ..errors import BackendError, InputError, ModelError
-from .base import Backend, TensorInfo
+from .base import Backend, TensorInfo, check_input_dtype
 
 _ORT_TYPES = {
     "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
@@ -53,7 +53,9 @@ class OnnxRuntimeBackend(Backend):
             if info.name not in batch:
                 raise InputError("%s: input %r missing from the batch (got %s)"
                                  % (self.model_path, info.name, sorted(batch)))
-            feeds[info.name] = np.ascontiguousarray(batch[info.name], dtype=info.dtype)
+            x = np.asarray(batch[info.name])
+            check_input_dtype(self.model_path, info.name, x, info.dtype)
+            feeds[info.name] = np.ascontiguousarray(x, dtype=info.dtype)
         try:
             results = self._session.run(self._out_names, feeds)
         except Exception as e:

@@ -28,7 +28,7 @@ import threading
 import numpy as np
 
 from ..errors import BackendError, EngineError, InputError, ModelError
-from .base import Backend, TensorInfo
+from .base import Backend, TensorInfo, check_input_dtype
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +132,10 @@ class TensorRTBackend(Backend):
                 self._release()
                 raise
         nbytes = sum(lane.bufs.nbytes for lane in self._lanes)
-        log.info("%s: TensorRT %s on %s, batch %d..%d, %d lane(s), %.1f MB of device buffers, %.0f KB device->host "
-                 "per frame", self.engine_path, trt.__version__, gpu.describe(), self.batch_range[0],
-                 self.batch_range[1], self.lanes, nbytes / 1e6, self.d2h_bytes(1) / 1e3)
+        log.info("%s: TensorRT %s on %s, batch %d..%d, %d lane(s), %.1f MB of device buffers, %.0f KB host->device "
+                 "and %.0f KB device->host per frame", self.engine_path, trt.__version__, gpu.describe(),
+                 self.batch_range[0], self.batch_range[1], self.lanes, nbytes / 1e6, self.h2d_bytes(1) / 1e3,
+                 self.d2h_bytes(1) / 1e3)
         slow = [t.name for t in self.outputs if np.dtype(t.dtype) != np.float32]
         if slow:
             log.warning("%s: outputs %s are not float32: converting them on the CPU costs milliseconds per frame "
@@ -256,6 +257,7 @@ class TensorRTBackend(Backend):
     def _fit_input(self, name, x):
         """``x`` as laid out by the engine (transposing NHWC<->NCHW when that is what fits)."""
         want = self._max_shapes[name]
+        check_input_dtype(self.engine_path, name, x, self._dtypes[name])
         if x.ndim != len(want):
             raise InputError("%s: input %s has %d dims, the engine expects %d (%s)"
                              % (self.engine_path, name, x.ndim, len(want), list(want)))
@@ -338,10 +340,14 @@ class TensorRTBackend(Backend):
             bufs.sync()
         return views
 
+    def h2d_bytes(self, batch=1):
+        """Bytes copied host -> device per call of ``batch`` frames (a uint8-input engine: 4x fewer)."""
+        return self._bytes(self._input_names, batch)
+
     def d2h_bytes(self, batch=1):
         """Bytes copied device -> host per call of ``batch`` frames (what ``make bench`` prints)."""
-        total = 0
-        for name in self._output_names:
-            per = int(np.prod(self._max_shapes[name][1:])) * self._dtypes[name].itemsize
-            total += per * (self.fixed_batch or batch)
-        return total
+        return self._bytes(self._output_names, batch)
+
+    def _bytes(self, names, batch):
+        per = sum(int(np.prod(self._max_shapes[n][1:])) * self._dtypes[n].itemsize for n in names)
+        return per * (self.fixed_batch or batch)

@@ -23,6 +23,8 @@ from typing import List, Optional, Tuple
 from ..atomic import write_atomic
 from ..errors import EngineError, UsageError
 from ..onnxprep import BatchRange, parse_batch, sha256_file
+from .buildprogress import build_progress
+from .modelfacts import _default_gpu, model_facts, onnx_precision  # noqa: F401  (onnx_precision: re-exported)
 from .sidecar import build_command, write_sidecar
 from .trt import Capabilities, device_tag, get_logger, import_trt, jetson_model, parser_errors, version_string
 
@@ -46,16 +48,6 @@ class BuildOptions:
     calib_set: Optional[object] = None     # an already-made CalibrationSet-like object instead of --calib DIR
     out_dir: str = "engines"
     argv: List[str] = field(default_factory=list)  # the build arguments, recorded for the rebuild hint
-
-
-def onnx_precision(model):
-    """What the ONNX itself carries: ``"int8"`` (Q/DQ nodes), ``"fp16"`` (float16 weights) or ``"fp32"``."""
-    ops = {n.op_type for n in model.graph.node}
-    if {"QuantizeLinear", "DequantizeLinear"} & ops:
-        return "int8"
-    if any(t.data_type == 10 for t in model.graph.initializer):  # TensorProto.FLOAT16
-        return "fp16"
-    return "fp32"
 
 
 def plan_precision(caps, requested, onnx_kind, have_calib):
@@ -101,56 +93,6 @@ def engine_file_name(model_path, precision, batch, size, tag, version):
     return "%s.%s.b%s.%dx%d.%s.trt%s.engine" % (stem, precision, b, size[0], size[1], tag, version)
 
 
-def model_facts(onnx_path, trt=None, gpu=None):
-    """``({input name: shape (dims int, or str when dynamic)}, precision kind)`` of an ONNX model: read with
-    the ``onnx`` package, or without it through TensorRT's parser (Q/DQ layers: int8; half tensors: fp16)."""
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        return _facts_from_parser(onnx_path, trt or import_trt(), gpu)
-    from ..onnxprep import graph_io, load_model
-
-    model = load_model(onnx_path)
-    return dict(graph_io(model)[0]), onnx_precision(model)
-
-
-def _facts_from_parser(onnx_path, trt, gpu):
-    caps = Capabilities.of(trt)
-    if gpu is None:
-        gpu = _default_gpu()
-    with gpu.current():
-        builder = trt.Builder(get_logger(trt))
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH) if caps.explicit_batch_flag else 0
-        if caps.strongly_typed:
-            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-        network = builder.create_network(flags)
-        parser = trt.OnnxParser(network, get_logger(trt))
-        if not parser.parse_from_file(os.path.abspath(onnx_path)):
-            errors = parser_errors(parser)
-            raise EngineError("TensorRT %s cannot parse %s: %s" % (version_string(trt), onnx_path,
-                                                                     errors[0] if errors else "unknown parser error"))
-        inputs = {}
-        for i in range(network.num_inputs):
-            t = network.get_input(i)
-            inputs[t.name] = tuple(int(d) if int(d) >= 0 else "?" for d in t.shape)
-        qdq = {trt.LayerType.QUANTIZE, trt.LayerType.DEQUANTIZE}
-        kinds = set()
-        for i in range(network.num_layers):
-            layer = network.get_layer(i)
-            if layer.type in qdq:
-                kinds.add("int8")
-            elif any(layer.get_output(k).dtype == trt.DataType.HALF for k in range(layer.num_outputs)):
-                kinds.add("fp16")
-    return inputs, ("int8" if "int8" in kinds else "fp16" if "fp16" in kinds else "fp32")
-
-
-def _default_gpu():
-    from ..backends.cudalib import load_cuda
-    from ..backends.gpubuffers import GpuDevice
-
-    return GpuDevice.get(load_cuda(), 0)
-
-
 def _input_batch(shapes, profile):
     """``(batch dim (int or str), (H, W), input name)`` of the profile's input among the model's inputs."""
     name = profile.input.name
@@ -176,8 +118,21 @@ def build_engine(onnx_path, profile, options, trt=None, gpu=None):
     trt = trt or import_trt()
     if gpu is None:
         gpu = _default_gpu()
-    shapes, onnx_kind = model_facts(onnx_path, trt, gpu)
+    caps = Capabilities.of(trt)
+    want_dtype = getattr(profile.input, "dtype", "float32")
+    if want_dtype == "uint8" and not caps.uint8_input:
+        raise EngineError("TensorRT %s has no uint8 network inputs (8.5.1 and newer have them): build the float "
+                          "model with its float profile (e.g. tao-bpnet-paf8 instead of %s)"
+                          % (version_string(trt), profile.name))
+    shapes, onnx_kind, dtypes = model_facts(onnx_path, trt, gpu)
     bdim, size, in_name = _input_batch(shapes, profile)
+    got_dtype = dtypes.get(in_name, "?")
+    if got_dtype not in ("?", want_dtype):
+        raise EngineError("%s: input %s is %s, profile %s says %s: %s" % (
+            onnx_path, in_name, got_dtype, profile.name, want_dtype,
+            "prepare it with that profile first (`edgepose prepare %s --profile %s --out MODEL.u8.onnx`)"
+            % (onnx_path, profile.name) if want_dtype == "uint8" else
+            "build it with the profile it was prepared with (a -u8 one)"))
     if opts.size and tuple(opts.size) != size:
         raise EngineError("%s has input size %dx%d, --size asks %dx%d: re-export it with `edgepose prepare %s "
                           "--profile %s --size %dx%d --out PREPARED.onnx`"
@@ -192,7 +147,6 @@ def build_engine(onnx_path, profile, options, trt=None, gpu=None):
     elif batch is None:
         batch = BatchRange(1, 1, 1)
     have_calib = bool(opts.calib or opts.calib_cache or opts.calib_set is not None)
-    caps = Capabilities.of(trt)
     version = version_string(trt)
     flags, use_calib = plan_precision(caps, opts.precision, onnx_kind, have_calib)
     if onnx_kind == "int8" and have_calib:
@@ -351,7 +305,8 @@ def _build(trt, caps, gpu, dev, version, onnx_path, profile, opts, flags, use_ca
         log.info("building %s engine (batch %s, %dx%d, workspace %d MiB%s); this can take minutes",
                  precision, batch, size[0], size[1], opts.workspace_mib,
                  ", DLA %d" % opts.dla_core if opts.dla_core is not None else "")
-        serialized = builder.build_serialized_network(network, config)
+        with build_progress(trt, config):
+            serialized = builder.build_serialized_network(network, config)
         if calibrator is not None:
             calibrator.raise_if_failed()
         if serialized is None:

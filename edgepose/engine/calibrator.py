@@ -1,8 +1,9 @@
 """INT8 calibration data: images -> the inference preprocessing -> batches, and TensorRT's entropy calibrator.
 
-``CalibrationSet`` lists a folder's images and streams them as ``(N, ...)`` float32 batches through
+``CalibrationSet`` lists a folder's images and streams them as ``(N, ...)`` batches through
 ``edgepose.preprocess.preprocess`` (the very function inference uses, letterbox included), so the
-calibration sees exactly what inference sees. It does not need TensorRT and is shared with
+calibration sees exactly what inference sees: float32, or uint8 BGR frames for a ``-u8`` profile (the
+engine takes those; its graph normalises them). It does not need TensorRT and is shared with
 ``edgepose quantize`` (ONNX Runtime's calibration data reader).
 
 ``make_entropy_calibrator(trt, gpu, calib_set, cache_path, model_key)`` wraps it in a
@@ -16,7 +17,6 @@ are caught, remembered and fail the build afterwards (TensorRT itself would swal
 import hashlib
 import logging
 import os
-import time
 
 import numpy as np
 
@@ -59,6 +59,11 @@ class CalibrationSet:
         return len(self.files) // self.batch_size
 
     @property
+    def dtype(self):
+        """What the network input takes (and the batches hold): float32, or uint8 for a ``-u8`` profile."""
+        return np.dtype(self.profile.input.dtype)
+
+    @property
     def batch_shape(self):
         h, w = self.size
         one = (h, w, 3) if self.profile.input.layout == "NHWC" else (3, h, w)
@@ -84,17 +89,17 @@ class CalibrationSet:
         preprocess(image, self.profile, size=self.size, out=out)
 
     def batches(self, out=None):
-        """Yield each batch once, as ``out`` filled in place (or a fresh array), with progress log lines."""
-        t0 = time.time()
-        n = len(self)
-        step = max(1, n // 10)
-        for b in range(n):
-            buf = out if out is not None else np.empty(self.batch_shape, np.float32)
-            for i in range(self.batch_size):
-                self.load(self.files[b * self.batch_size + i], buf[i:i + 1])
-            if (b + 1) % step == 0 or b + 1 == n:
-                log.info("calibration batch %d/%d (%.1f s)", b + 1, n, time.time() - t0)
-            yield buf
+        """Yield each batch once, as ``out`` filled in place (or a fresh array), with a progress bar (log lines
+        when not on a terminal): TensorRT's calibration and ``edgepose quantize`` both read the set through it."""
+        from ..progress import progress
+
+        with progress(len(self), "calibrating (%d images)" % len(self.files), unit="batch", logger=log) as bar:
+            for b in range(len(self)):
+                buf = out if out is not None else np.empty(self.batch_shape, self.dtype)
+                for i in range(self.batch_size):
+                    self.load(self.files[b * self.batch_size + i], buf[i:i + 1])
+                bar.update()
+                yield buf
 
 
 def _meta_path(path):
@@ -180,7 +185,8 @@ def make_entropy_calibrator(trt, gpu, calib_set, cache_path, model_key=None):
             self.served = 0
             self.bufs = None
             if calib_set is not None:
-                self.bufs = BufferSet(gpu, {"batch": (np.float32, calib_set.batch_shape)})
+                dtype = getattr(calib_set, "dtype", np.dtype(np.float32))      # what the engine's input takes
+                self.bufs = BufferSet(gpu, {"batch": (dtype, calib_set.batch_shape)})
                 self._batches = iter(calib_set.batches(out=self.bufs.host("batch", calib_set.batch_shape)))
             else:
                 self._batches = iter(())

@@ -7,7 +7,6 @@ scene filmed for a minute gives a handful of images, not 1800 copies. Kept frame
 """
 import logging
 import os
-import time
 
 import numpy as np
 
@@ -46,12 +45,13 @@ def collect(source, out_dir, count, every=None, min_diff=3.0, quality=95, max_fr
     existing = list_images(out_dir)
     if existing:
         log.warning("%s already holds %d image(s); new frames are added beside them", out_dir, len(existing))
+    from ..progress import progress
+
     src = open_source(source)
     written = seen = dupes = 0
     last_t = None
     last_thumb = None
-    t0 = time.time()
-    step = max(1, count // 10)
+    bar = progress(count, "calib collect", unit="image", logger=log)
     try:
         for frame in src:
             seen += 1
@@ -68,12 +68,12 @@ def collect(source, out_dir, count, every=None, min_diff=3.0, quality=95, max_fr
                 raise SourceError("%s: cannot write the JPEG (disk full or no permission?)" % name)
             written += 1
             last_t, last_thumb = frame.t, thumb
-            if written % step == 0 or written == count:
-                log.info("calib collect: %d/%d images (%d frames read, %d near-duplicates skipped, %.1f s)",
-                         written, count, seen, dupes, time.time() - t0)
+            bar.set_postfix_str("%d frames read, %d near-duplicates skipped" % (seen, dupes))
+            bar.update()
             if written >= count:
                 break
     finally:
+        bar.close()
         src.close()
     if written < count:
         log.warning("the source ended after %d distinct frame(s), fewer than --count %d", written, count)

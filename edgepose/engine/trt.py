@@ -7,6 +7,11 @@ Nothing here imports tensorrt or pycuda at module import time. ``import_trt()`` 
 - 8.5 / 8.6 / 10.x ("weakly typed"): EXPLICIT_BATCH flag on 8.x only, FP16/INT8 builder flags,
   implicit INT8 calibration (``IInt8EntropyCalibrator2``) or explicit Q/DQ models;
 - 11.x ("strongly typed"): ``NetworkDefinitionCreationFlag.STRONGLY_TYPED``, precision from the ONNX.
+
+uint8 network inputs (``DataType.UINT8``, the ``-u8`` profiles) exist since TensorRT 8.5.1 (so on JetPack 5.1's
+8.5.2, 6.2's 10.3 and 11.x), as network inputs/outputs only: the uint8 tensor must go straight into a Cast to
+float32/float16 (IIdentityLayer on 8.5/8.6, ICastLayer since 10), which is how ``edgepose.onnxfront`` builds
+the front. Earlier versions have no such type; ``Capabilities.uint8_input`` says which.
 """
 import glob
 import logging
@@ -82,6 +87,7 @@ class Capabilities:
     implicit_int8: bool         # IInt8EntropyCalibrator2 exists
     dla: bool                   # DeviceType.DLA exists in the API (the device may still have no DLA core)
     timing_cache: bool
+    uint8_input: bool = True    # DataType.UINT8 exists: network inputs may be uint8 (8.5.1+)
 
     @property
     def path(self):
@@ -102,6 +108,7 @@ class Capabilities:
             implicit_int8=hasattr(trt, "IInt8EntropyCalibrator2"),
             dla=hasattr(getattr(trt, "DeviceType", None), "DLA"),
             timing_cache=hasattr(getattr(trt, "IBuilderConfig", None), "create_timing_cache"),
+            uint8_input=hasattr(getattr(trt, "DataType", None), "UINT8"),
         )
 
     def describe(self):
@@ -113,7 +120,8 @@ class Capabilities:
                          "int8 via a Q/DQ model from `edgepose quantize`")
         else:
             lines.append("  fp32, fp16, int8 with calibration (--calib) or a Q/DQ model, best")
-        lines.append("  DLA API: %s; timing cache: %s" % ("yes" if self.dla else "no", "yes" if self.timing_cache else "no"))
+        lines.append("  DLA API: %s; timing cache: %s; uint8 inputs (-u8 profiles): %s" % (
+            "yes" if self.dla else "no", "yes" if self.timing_cache else "no", "yes" if self.uint8_input else "no"))
         return lines
 
 

@@ -8,7 +8,12 @@ No layout constant appears anywhere else in the package.
 Built-in profiles are the YAML files beside this module; a user's own profile is any YAML path of
 the same form (see README, "Profile format"). ``load_profile(name_or_path)`` returns a ``Profile``.
 A profile may start from another with ``base: NAME_OR_PATH`` and give only what differs (mappings are
-merged key by key, anything else replaced): the ``-paf8`` variants are written that way.
+merged key by key, anything else replaced): the ``-paf8`` and ``-u8`` variants are written that way.
+
+``input.dtype: uint8`` (the ``-u8`` variants): the engine takes the letterboxed frame as uint8 NHWC BGR,
+exactly as OpenCV produces it, and ``input.color``/``scale``/``offset`` (the model's own contract) are
+applied inside the graph (``edgepose prepare`` adds Cast -> channel order -> scale/offset in front of it,
+``edgepose.onnxfront``): the host only resizes and letterboxes, and copies 4x fewer bytes to the device.
 """
 import os
 from typing import List, Literal, Optional, Tuple
@@ -33,6 +38,11 @@ class InputSpec(Strict):
     resize: Literal["letterbox", "stretch"]
     pad_value: int = Field(0, ge=0, le=255, description="pixel value of letterbox padding, before scaling")
     interpolation: Literal["linear", "cubic", "area"] = "linear"
+    dtype: Literal["float32", "uint8"] = Field(
+        "float32", description="what the network input takes: float32 (the host converts: colour order, "
+        "scale/offset, layout) or uint8 (the letterboxed frame as OpenCV gives it, NHWC BGR 0..255; the graph "
+        "does the rest on the GPU: `edgepose prepare` with such a profile puts Cast, channel order and "
+        "scale/offset at the front of the model)")
 
     @field_validator("size")
     @classmethod
@@ -106,6 +116,9 @@ class Profile(Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self):
+        if self.input.dtype == "uint8" and self.input.layout != "NHWC":
+            raise ValueError("input.dtype uint8 takes the frame as OpenCV gives it (NHWC): this profile's "
+                             "input.layout is %s" % self.input.layout)
         for k in self.decode.seedless_limbs:
             if not 0 <= k < len(self.limbs):
                 raise ValueError("decode.seedless_limbs: limb %d does not exist (0..%d)" % (k, len(self.limbs) - 1))

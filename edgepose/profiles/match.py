@@ -7,6 +7,10 @@ from . import builtin_profiles, load_profile
 
 def read_io(path):
     """``(inputs, outputs)`` of an ONNX file: lists of ``(name, shape)`` (dims as int or str)."""
+    return _io(_load(path))
+
+
+def _load(path):
     import onnx
 
     if not os.path.isfile(path):
@@ -19,6 +23,21 @@ def read_io(path):
         raise ModelError("%s: not a readable ONNX model (%s)" % (path, str(e).splitlines()[0] if str(e) else e))
     if not model.graph.node and not model.graph.input and not model.graph.output:
         raise ModelError("%s: not an ONNX model (no graph: no inputs, outputs or nodes)" % path)
+    return model
+
+
+# TensorProto.DataType -> numpy dtype name (the ones a pose model's input can have)
+ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11: "float64"}
+
+
+def input_dtypes(model):
+    """``{input name: numpy dtype name}`` of an ``onnx.ModelProto``'s graph inputs (``"?"`` when unknown)."""
+    init = {i.name for i in model.graph.initializer}
+    return {i.name: ONNX_DTYPES.get(i.type.tensor_type.elem_type, "?") for i in model.graph.input
+            if i.name not in init}
+
+
+def _io(model):
     init = {i.name for i in model.graph.initializer}
 
     def shape(vi):
@@ -30,14 +49,17 @@ def read_io(path):
     return ins, outs
 
 
-def match_profile(inputs, outputs, profile, strides=True):
+def match_profile(inputs, outputs, profile, strides=True, dtypes=None):
     """List of reasons ``profile`` does not fit this I/O (empty: it fits). ``strides``: also compare the
-    outputs' sizes with the input's over the profile's strides, where the shapes say them."""
+    outputs' sizes with the input's over the profile's strides, where the shapes say them. ``dtypes``:
+    ``{input name: dtype name}`` (``input_dtypes``), to compare with the profile's ``input.dtype``."""
     why = []
     in_names = {n: s for n, s in inputs}
     out_names = {n: s for n, s in outputs}
     if profile.input.name not in in_names:
         why.append("input %r not found (model has %s)" % (profile.input.name, sorted(in_names)))
+    elif dtypes and dtypes.get(profile.input.name, "?") not in ("?", profile.input.dtype):
+        why.append(_dtype_mismatch(profile, dtypes[profile.input.name]))
     else:
         s = in_names[profile.input.name]
         ch = s[3] if profile.input.layout == "NHWC" and len(s) == 4 else (s[1] if len(s) == 4 else None)
@@ -64,6 +86,14 @@ def match_profile(inputs, outputs, profile, strides=True):
     return why
 
 
+def _dtype_mismatch(profile, got):
+    if profile.input.dtype == "uint8":
+        return ("input %r is %s, profile %s takes uint8 frames: prepare the model with it first (`edgepose prepare "
+                "MODEL.onnx --profile %s --out MODEL.u8.onnx`)" % (profile.input.name, got, profile.name, profile.name))
+    return ("input %r is %s, profile %s takes %s: use the profile the model was prepared with (a -u8 one for "
+            "uint8 frames)" % (profile.input.name, got, profile.name, profile.input.dtype))
+
+
 def _hw(shape, layout):
     """(H, W) of a 4-d shape when both are known ints, else None."""
     if not shape or len(shape) != 4:
@@ -74,8 +104,10 @@ def _hw(shape, layout):
 
 def guess_profiles(path):
     """``(inputs, outputs, {profile name: [reasons it does not fit]})`` for every built-in profile."""
-    ins, outs = read_io(path)
-    return ins, outs, {name: match_profile(ins, outs, load_profile(name)) for name in builtin_profiles()}
+    model = _load(path)
+    ins, outs = _io(model)
+    dtypes = input_dtypes(model)
+    return ins, outs, {name: match_profile(ins, outs, load_profile(name), dtypes=dtypes) for name in builtin_profiles()}
 
 
 def size_fits(inputs, profile):

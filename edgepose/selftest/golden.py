@@ -12,6 +12,9 @@ no ONNX Runtime, no OpenCV: what a Jetson has from JetPack).
   Q/DQ model and the model it was quantized from; ``made_with``: versions and command.
 - ``edgepose-demo.qdq.onnx``: the bundled model quantized (symmetric int8 Q/DQ, per-channel weights, made with
   ``edgepose quantize`` on the calibration inputs): TensorRT's only INT8 route on 11.x.
+- ``edgepose-demo.u8.onnx``: the bundled model prepared with profile ``edgepose-demo-u8`` (``edgepose prepare``,
+  dynamic batch): uint8 NHWC BGR input normalised in the graph, PAF at stride 8; ``u8_sha256`` /
+  ``u8_source_sha256`` in the npz tie it to the bundled model.
 
 ``stale_reason()`` says when these no longer belong to the bundled model (the test suite fails then;
 ``python tools/make_device_golden.py`` makes them again).
@@ -29,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
 GOLDEN = os.path.join(DATA, "edgepose-demo.golden.npz")
 QDQ = os.path.join(DATA, "edgepose-demo.qdq.onnx")
+U8 = os.path.join(DATA, "edgepose-demo.u8.onnx")
 REGENERATE = "python tools/make_device_golden.py"
 
 
@@ -40,13 +44,14 @@ def load(path=GOLDEN):
     """The golden data as a dict of arrays (``profile_json`` and the hashes as str)."""
     with np.load(path, allow_pickle=False) as z:
         data = {k: z[k] for k in z.files}
-    for k in ("model_sha256", "qdq_sha256", "qdq_source_sha256", "profile_json", "made_with"):
+    for k in ("model_sha256", "qdq_sha256", "qdq_source_sha256", "u8_sha256", "u8_source_sha256", "profile_json",
+              "made_with"):
         if k in data:
             data[k] = str(data[k])
     return data
 
 
-def stale_reason(path=GOLDEN, model=None, qdq=QDQ):
+def stale_reason(path=GOLDEN, model=None, qdq=QDQ, u8=U8):
     """None when the golden data and Q/DQ model belong to ``model`` (default: the bundled one), else why not."""
     model = model or bundled_model_path()
     if not os.path.isfile(path):
@@ -60,6 +65,11 @@ def stale_reason(path=GOLDEN, model=None, qdq=QDQ):
         return "%s is missing: run `%s`" % (qdq, REGENERATE)
     if data.get("qdq_source_sha256") != have or data.get("qdq_sha256") != sha256_file(qdq):
         return "%s does not belong to %s (or was changed): run `%s`" % (os.path.basename(qdq), os.path.basename(model),
+                                                                       REGENERATE)
+    if not os.path.isfile(u8):
+        return "%s is missing: run `%s`" % (u8, REGENERATE)
+    if data.get("u8_source_sha256") != have or data.get("u8_sha256") != sha256_file(u8):
+        return "%s does not belong to %s (or was changed): run `%s`" % (os.path.basename(u8), os.path.basename(model),
                                                                        REGENERATE)
     return None
 
@@ -99,6 +109,13 @@ class ProfileView:
                                         paf=SimpleNamespace(name=self.outputs.paf.name, stride=stride))
         return other
 
+    def uint8_variant(self):
+        """The view of the ``-u8`` variant (``edgepose-demo-u8``): uint8 BGR input, PAF at the heatmap's stride."""
+        other = self.with_paf_stride(self.outputs.heatmap.stride)
+        other.name = self.name + "-u8"
+        other.input = SimpleNamespace(**dict(vars(self.input), dtype="uint8"))
+        return other
+
 
 def decoder(profile_view):
     """A ``PoseDecoder`` for the view with its own decode parameters (no validation: they come from a
@@ -109,7 +126,10 @@ def decoder(profile_view):
 
 
 def network_input(images, profile_view):
-    """float32 (N, H, W, 3) network input of the uint8 RGB letterboxed ``images`` (what ``preprocess`` gives)."""
+    """(N, H, W, 3) network input of the uint8 RGB letterboxed ``images`` (what ``preprocess`` gives): float32
+    ``image * scale + offset``, or for a uint8 profile the frames themselves in OpenCV's BGR order."""
+    if getattr(profile_view.input, "dtype", "float32") == "uint8":
+        return np.ascontiguousarray(images[..., ::-1])
     scale, offset = np.float32(profile_view.input.scale), np.float32(profile_view.input.offset)
     return images.astype(np.float32) * scale + offset
 
@@ -138,6 +158,10 @@ class ArrayCalibrationSet:
     @property
     def batch_shape(self):
         return (self.batch_size,) + self.size + (3,)
+
+    @property
+    def dtype(self):
+        return np.dtype(getattr(self.profile.input, "dtype", "float32"))
 
     def fingerprint(self):
         return hashlib.sha256(np.ascontiguousarray(self.images).tobytes()).hexdigest()

@@ -10,6 +10,9 @@ Items (engines built into a temporary folder, removed at the end):
   people decoded against the goldens' people;
 - ``engine.fp16``, ``engine.int8-calib`` (entropy calibration on the committed images; 8.x/10.x),
   ``engine.int8-qdq`` (the committed Q/DQ model; every version): people and map differences;
+- ``engine.uint8`` (the committed uint8-input model, ``edgepose-demo-u8``: raw BGR frames in, normalised by
+  the graph; fp32, tight limit) and ``engine.uint8-int8-calib`` (its entropy calibration fed uint8 frames;
+  8.x/10.x): the engine's input is uint8, 4x fewer bytes host->device;
 - ``batch.dynamic``: the fp32 engine at batch 1, 2, 3, 4 gives each image what batch 1 gives;
 - ``context.cross-thread``: activate on one thread, infer, deactivate on another, x5; free memory must
   not drift;
@@ -66,6 +69,7 @@ def run_all(report, libs, index=0, only=None):
     try:
         for item, fn in (("engine.fp32", checks.fp32), ("engine.fp16", checks.fp16),
                          ("engine.int8-calib", checks.int8_calib), ("engine.int8-qdq", checks.int8_qdq),
+                         ("engine.uint8", checks.uint8), ("engine.uint8-int8-calib", checks.uint8_int8_calib),
                          ("batch.dynamic", checks.dynamic_batch), ("context.cross-thread", checks.cross_thread),
                          ("backends.two", checks.two_backends), ("batch.fixed", checks.fixed_batch),
                          ("dla", checks.dla), ("latency.p50", checks.latency)):
@@ -97,6 +101,8 @@ class EngineChecks:
         self.view = golden.ProfileView.from_json(data["profile_json"])
         self.decoder = golden.decoder(self.view)
         self.x = golden.network_input(data["images"], self.view)
+        self.view_u8 = self.view.uint8_variant()
+        self.x_u8 = golden.network_input(data["images"], self.view_u8)     # BGR uint8 frames
         self.work = tempfile.mkdtemp(prefix="edgepose-selftest-")
         self.engines = {}
         self.heat, self.paf = self.view.outputs.heatmap.name, self.view.outputs.paf.name
@@ -105,7 +111,7 @@ class EngineChecks:
         shutil.rmtree(self.work, ignore_errors=True)
 
     # -- helpers ---------------------------------------------------------------------------------
-    def build(self, key, onnx, precision, batch, **options):
+    def build(self, key, onnx, precision, batch, view=None, **options):
         from ..engine.builder import BuildOptions, build_engine
 
         out = os.path.join(self.work, key)
@@ -113,7 +119,7 @@ class EngineChecks:
         opts = BuildOptions(precision=precision, batch=batch, out_dir=out, workspace_mib=512,
                             argv=[os.path.basename(onnx), "--precision", precision, "--batch", str(batch)], **options)
         t0 = time.monotonic()
-        path, side = build_engine(onnx, self.view, opts, trt=self.trt, gpu=self.gpu)
+        path, side = build_engine(onnx, view or self.view, opts, trt=self.trt, gpu=self.gpu)
         self.engines[key] = path
         return path, side, time.monotonic() - t0
 
@@ -127,12 +133,14 @@ class EngineChecks:
 
         return TensorRTBackend(path, cuda=self.gpu.lib.name, device=self.gpu.index, **kw)
 
-    def run(self, path, batch_size=None, **kw):
-        """Outputs of all golden images (in batches of ``batch_size``; default all at once)."""
-        n = len(self.x)
+    def run(self, path, batch_size=None, x=None, **kw):
+        """Outputs of all golden images (in batches of ``batch_size``; default all at once); ``x``: the inputs
+        (default: the float ones)."""
+        x = self.x if x is None else x
+        n = len(x)
         step = batch_size or n
         with self.backend(path, **kw) as be:
-            parts = [be.infer({self.view.input.name: self.x[i:i + step]}) for i in range(0, n, step)]
+            parts = [be.infer({self.view.input.name: x[i:i + step]}) for i in range(0, n, step)]
         return {k: np.concatenate([p[k] for p in parts]) for k in (self.heat, self.paf)}
 
     def map_diffs(self, outs):
@@ -142,11 +150,12 @@ class EngineChecks:
         paf = paf[:, ::f, ::f] if f > 1 else paf
         return (float(np.max(np.abs(heat - self.data["heatmap"]))), float(np.max(np.abs(paf - self.data["paf8"]))))
 
-    def people_check(self, outs, kind):
+    def people_check(self, outs, kind, decoder=None):
         """Every image decodes to the goldens' number of people, each within ``PX[kind]`` pixels."""
         worst, counts = 0.0, []
+        decoder = decoder or self.decoder
         for i in range(len(self.x)):
-            found = self.decoder.decode({self.heat: outs[self.heat][i:i + 1], self.paf: outs[self.paf][i:i + 1]})
+            found = decoder.decode({self.heat: outs[self.heat][i:i + 1], self.paf: outs[self.paf][i:i + 1]})
             want_n = int(self.data["people"][i])
             counts.append(len(found))
             if len(found) != want_n:
@@ -161,13 +170,22 @@ class EngineChecks:
             raise AssertionError("a person's keypoints are %.1f px from the goldens' (limit %.1f)" % (worst, PX[kind]))
         return "people %s as the goldens, keypoints within %.2f px" % (counts, worst)
 
-    def engine_item(self, key, onnx, precision, batch, kind, tol=None, batch_size=None, **options):
-        path, side, seconds = self.build(key, onnx, precision, batch, **options)
-        outs = self.run(path, batch_size=batch_size)
+    def engine_item(self, key, onnx, precision, batch, kind, tol=None, batch_size=None, uint8=False, **options):
+        """Build, run the golden images, compare maps and people. ``uint8``: the uint8-input model (its view,
+        BGR uint8 frames in; the engine's input must be uint8)."""
+        view, x = (self.view_u8, self.x_u8) if uint8 else (self.view, self.x)
+        path, side, seconds = self.build(key, onnx, precision, batch, view=view, **options)
+        outs = self.run(path, batch_size=batch_size, x=x)
         dh, dp = self.map_diffs(outs)
-        people = self.people_check(outs, kind)
+        people = self.people_check(outs, kind, golden.decoder(view) if uint8 else None)
         detail = "built in %.0f s (flags %s); max |diff| heatmap %.2g, PAF %.2g; %s" % (
             seconds, side.get("builder_flags"), dh, dp, people)
+        if uint8:
+            with self.backend(path) as be:
+                dtype, h2d = np.dtype(be.inputs[0].dtype), be.h2d_bytes(1)
+            if dtype != np.uint8:
+                raise AssertionError("the engine's input is %s, not uint8" % dtype.name)
+            detail += "; input uint8, %.0f KB host->device per frame" % (h2d / 1e3)
         if tol is not None and max(dh, dp) > tol:
             raise AssertionError(detail + " (map limit %.0e)" % tol)
         return detail
@@ -192,6 +210,22 @@ class EngineChecks:
 
     def int8_qdq(self):
         return self.engine_item("int8-qdq", golden.QDQ, "int8", None, "int8", batch_size=1)
+
+    def _uint8_capable(self):
+        if not self.caps.uint8_input:
+            raise Skip("TensorRT %s has no uint8 network inputs (8.5.1+)" % self.trt.__version__)
+
+    def uint8(self):
+        self._uint8_capable()
+        return self.engine_item("uint8", golden.U8, "fp32", "dynamic:1,2,4", "fp32", TOL["fp32"], uint8=True)
+
+    def uint8_int8_calib(self):
+        self._uint8_capable()
+        if not self.caps.implicit_int8:
+            raise Skip("TensorRT %s has no implicit INT8 calibration" % self.trt.__version__)
+        calib = golden.ArrayCalibrationSet(self.data["calib"], self.view_u8, batch_size=2)
+        return self.engine_item("uint8-int8-calib", golden.U8, "int8", "dynamic:1,2,4", "int8", uint8=True,
+                                calib_set=calib)
 
     def dynamic_batch(self):
         path = self.need("fp32")
@@ -308,15 +342,16 @@ class EngineChecks:
         reps = REPS
         name = self.view.input.name
         rows = []
-        for key in ("fp32", "fp16", "int8-calib", "int8-qdq"):
+        for key in ("fp32", "fp16", "int8-calib", "int8-qdq", "uint8", "uint8-int8-calib"):
             if key not in self.engines:
                 continue
+            src = self.x_u8 if key.startswith("uint8") else self.x
             with self.backend(self.engines[key]) as be:
                 times = []
                 warm = min(10, reps)
                 for r in range(reps + warm):
                     x = be.input_array(1)
-                    x[...] = self.x[:1]
+                    x[...] = src[:1]
                     t0 = time.perf_counter()
                     be.infer({name: x})
                     if r >= warm:

@@ -11,6 +11,10 @@ that the fake runtime runs: by default each output channel c holds ``(c + 1) * m
 A hand-written engine file is the same JSON: ``{"inputs": {name: {"shape": [...], "dtype": "float32",
 "profile": [min, opt, max]}}, "outputs": {name: {"shape": [...], "dtype": "float16"}}}`` (-1: dynamic).
 
+uint8 network inputs (``uint8=True``, TensorRT 8.5.1+): the parser takes a uint8 input only when every node
+reading it is a Cast to float32/float16 (TensorRT's ONNX parser refuses uint8 intermediates), and with
+``uint8=False`` (TensorRT before 8.5.1) refuses it as "Unsupported ONNX data type: UINT8".
+
 Refuses what TensorRT refuses: deserializing or executing without a current CUDA context on the calling
 thread (the fake GPU of ``fake_cuda_python``, shared with ``fake_pycuda``); an execution context entered
 by two threads at once (not reentrant: the real one would silently mix the two calls' data); ``nptype``
@@ -30,7 +34,7 @@ from . import fake_cuda_python as fake_cuda
 
 
 def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_layers=None, refuse_timing_cache=False,
-                       run_onnx=False):
+                       run_onnx=False, uint8=True):
     """``dla_layers``: how many of the network's layers ``can_run_on_DLA`` says yes to (default: all)."""
     import onnx      # the fake parser reads the file with it (kept here: tests may hide onnx from edgepose)
 
@@ -69,7 +73,10 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_laye
     trt.BuilderFlag = enum.IntEnum("BuilderFlag", bflags)
     trt.MemoryPoolType = enum.IntEnum("MemoryPoolType", {"WORKSPACE": 0, "DLA_MANAGED_SRAM": 1})
     trt.DeviceType = enum.IntEnum("DeviceType", {"GPU": 0, "DLA": 1})
-    trt.DataType = enum.IntEnum("DataType", {"FLOAT": 0, "HALF": 1, "INT8": 2, "INT32": 3, "BOOL": 4})
+    dtypes = {"FLOAT": 0, "HALF": 1, "INT8": 2, "INT32": 3, "BOOL": 4}
+    if uint8:
+        dtypes["UINT8"] = 5
+    trt.DataType = enum.IntEnum("DataType", dtypes)
     trt.LayerType = enum.IntEnum("LayerType", {"CONVOLUTION": 0, "ACTIVATION": 1, "SHUFFLE": 2, "DECONVOLUTION": 3,
                                                "QUANTIZE": 4, "DEQUANTIZE": 5, "CAST": 6, "CONSTANT": 7})
     layer_types = {"Conv": "CONVOLUTION", "Relu": "ACTIVATION", "Transpose": "SHUFFLE", "ConvTranspose": "DECONVOLUTION",
@@ -135,7 +142,15 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_laye
             def dims(vi):
                 return [d.dim_value if d.HasField("dim_value") else -1 for d in vi.type.tensor_type.shape.dim]
 
-            self.network.inputs = [Tensor(i.name, dims(i)) for i in m.graph.input if i.name not in init]
+            inputs = [i for i in m.graph.input if i.name not in init]
+            for i in inputs:
+                if i.type.tensor_type.elem_type == 2:       # TensorProto.UINT8
+                    why = _uint8_refusal(m, i.name) if uint8 else "Unsupported ONNX data type: UINT8 (2)"
+                    if why:
+                        self.errors = [why]
+                        return False
+            self.network.inputs = [Tensor(i.name, dims(i), trt.DataType.UINT8 if i.type.tensor_type.elem_type == 2
+                                          else trt.DataType.FLOAT) for i in inputs]
             self.network.outputs = [Tensor(o.name, dims(o)) for o in m.graph.output]
             half = {i.name for i in m.graph.initializer if i.data_type == 10}       # TensorProto.FLOAT16
             self.network.layers = [
@@ -175,6 +190,7 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_laye
             self.DLA_core = -1
             self.timing = None
             self.tactic_sources = 0b11111 if major < 10 else 0b11000
+            self.progress_monitor = None
             self.flags_set.append(trt.BuilderFlag.TF32)      # TensorRT's default: TF32 on
             self.profiles = []
 
@@ -259,10 +275,25 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_laye
                             break
                         if len(ptrs) != len(names):
                             raise RuntimeError("get_batch returned %d pointers for %d inputs" % (len(ptrs), len(names)))
-                        rec("batch data", _read_device(ptrs[0], network.inputs[0].shape))
+                        rec("batch data", _read_device(ptrs[0], network.inputs[0].shape,
+                                                       "uint8" if network.inputs[0].dtype.name == "UINT8" else "float32"))
                     cal.write_calibration_cache(b"TRT-%d-EntropyCalibration2\ninput_1:0: 3c010a14\n" % major)
                 else:
                     rec("calibration cache used")
+            monitor = config.progress_monitor
+            if monitor is not None:      # TensorRT 10+: phases with steps, one nested phase
+                monitor.phase_start("Building engine", None, 3)
+                for step in range(3):
+                    if step == 1:
+                        monitor.phase_start("Tactic selection", "Building engine", 2)
+                        for sub in range(2):
+                            if not monitor.step_complete("Tactic selection", sub):
+                                return None            # the application cancelled the build
+                        monitor.phase_finish("Tactic selection")
+                    if not monitor.step_complete("Building engine", step):
+                        return None
+                monitor.phase_finish("Building engine")
+                rec("progress monitor driven")
             config_state = {"flags": sorted(config.flags_set), "dla": config.DLA_core,
                             "device": config.default_device_type, "tactic_sources": config.tactic_sources}
             rec("built", config_state)
@@ -273,6 +304,12 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_laye
     trt.IBuilderConfig = IBuilderConfig
     trt.INetworkDefinition = INetworkDefinition
 
+    if major >= 10:
+        class IProgressMonitor:
+            def __init__(self):
+                pass
+
+        trt.IProgressMonitor = IProgressMonitor
     if major < 11:
         class IInt8EntropyCalibrator2:
             def __init__(self):
@@ -283,13 +320,25 @@ def make_fake_tensorrt(version="10.3.0", dla_cores=2, fail_parse=False, dla_laye
     return trt
 
 
+def _uint8_refusal(model, name):
+    """Why TensorRT's parser would refuse uint8 input ``name`` (None: it takes it): only a Cast to float32 (1) or
+    float16 (10) may read it, uint8 is never an intermediate tensor."""
+    for n in model.graph.node:
+        if name in n.input:
+            to = next((a.i for a in n.attribute if a.name == "to"), None)
+            if n.op_type != "Cast" or to not in (1, 10):
+                return "In node %s (%s): TensorRT does not support UINT8 types for intermediate tensors!" % (
+                    n.name, n.op_type)
+    return None
+
+
 def _engine_json(network, config, config_state, run_onnx):
     """The fake's serialized engine: the I/O (shapes with -1 where dynamic), the profile, how it was built."""
     shapes = config.profiles[0].shapes if config.profiles else {}
     spec = {"inputs": {}, "outputs": {}, "built": {k: (int(v) if not isinstance(v, list) else [int(f) for f in v])
                                                    for k, v in config_state.items()}}
     for t in network.inputs:
-        entry = {"shape": [int(d) for d in t.shape], "dtype": "float32"}
+        entry = {"shape": [int(d) for d in t.shape], "dtype": "uint8" if t.dtype.name == "UINT8" else "float32"}
         if t.name in shapes:
             entry["profile"] = shapes[t.name]
         spec["inputs"][t.name] = entry
@@ -305,6 +354,8 @@ def _add_runtime(trt):
     trt.EXECUTE_SECONDS = [0.0]    # a "kernel time", to give concurrent callers a chance to overlap
     trt.TensorIOMode = enum.Enum("TensorIOMode", {"NONE": 0, "INPUT": 1, "OUTPUT": 2})
     np_names = {"FLOAT": "float32", "HALF": "float16", "INT8": "int8", "INT32": "int32", "BOOL": "bool"}
+    if hasattr(trt.DataType, "UINT8"):
+        np_names["UINT8"] = "uint8"
 
     def nptype(dtype):
         v = tuple(int(x) for x in np.__version__.split(".")[:2])
@@ -464,9 +515,9 @@ def _device_write(address, array):
     mem[:len(b)] = b
 
 
-def _read_device(ptr, shape):
-    """The float32 batch at fake device address ``ptr`` (fake_cuda_python's memory)."""
-    return _device_array(ptr, tuple(1 if d < 0 else d for d in shape), np.float32)
+def _read_device(ptr, shape, dtype="float32"):
+    """The batch at fake device address ``ptr`` (fake_cuda_python's memory), as the network input's type."""
+    return _device_array(ptr, tuple(1 if d < 0 else d for d in shape), np.dtype(dtype))
 
 
 def install(monkeypatch, version="10.3.0", **kw):
