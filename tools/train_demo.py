@@ -44,17 +44,14 @@ validation frames, seeds 900000000...); then the model is exported to ``--export
 ``--export-only CKPT`` exports a checkpoint. Measure a model with ``edgepose eval`` (see README).
 """
 import argparse
-import json
 import logging
 import math
 import os
 import queue
-import shutil
 import sys
 import threading
 import time
 
-import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -62,21 +59,22 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
 
-from bpnet_lite import BPNetLite, arch_from_onnx, export_onnx, load_onnx_weights  # noqa: E402
-from demo_data import TRAIN_SEED_LIMIT, chunk_ids, make_chunk, pack_frames, world_frames  # noqa: E402
+from bpnet_lite import arch_from_onnx, load_onnx_weights  # noqa: E402
+from demo_data import TRAIN_SEED_LIMIT  # noqa: E402
 from torch_targets import make_batch  # noqa: E402
+from train_facts import (ARCH_KEYS, build_net, code_commit, describe_device, export, read_history,  # noqa: E402
+                         sha256_file)
+from train_feed import ChunkStream, FramePool, feeder, validation_set  # noqa: E402
 
 from edgepose.progress import interactive, progress as edgepose_progress  # noqa: E402
 
 log = logging.getLogger("train_demo")
 
-VAL_SEED_BASE = 900_000_000   # validation frames (loss on fixed frames; `edgepose synth images --seed 900000000`)
 CHUNKS_PER_SEED = 10_000_000  # run seed s draws chunks [s * 10**7, (s + 1) * 10**7)
 STRIDE = 8
 DEFAULT_EXPORT = os.path.join(ROOT, "edgepose", "models", "edgepose-demo.onnx")
-ARCH_KEYS = ("width", "deep_width", "stage_width", "stages", "stage_convs", "stage_kernel")
 
 
 def parse_size(text, what):
@@ -87,70 +85,6 @@ def parse_size(text, what):
     if h <= 0 or w <= 0 or h % 8 or w % 8:
         raise SystemExit("train_demo: %s %r: H and W must be positive multiples of 8" % (what, text))
     return h, w
-
-
-class ChunkStream(IterableDataset):
-    """Chunks ``first .. first + count - 1`` (``demo_data.make_chunk``), sharded over DataLoader workers."""
-
-    def __init__(self, first, count, size, broad, per_sequence):
-        self.first, self.count, self.size = first, count, size
-        self.broad, self.per_sequence = broad, per_sequence
-
-    def __iter__(self):
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        torch.set_num_threads(1)
-        from edgepose import deps
-
-        cv2 = deps.optional("cv2")
-        if cv2 is not None:
-            cv2.setNumThreads(1)  # one core per worker: the workers are the parallelism
-        for c in chunk_ids(worker, workers, self.first, self.count):
-            chunk = make_chunk(c, self.size, broad=self.broad, per_sequence=self.per_sequence)
-            chunk["chunk"] = c
-            yield chunk
-
-
-class FramePool:
-    """The most recent ``capacity`` rendered frames, on the training device; batches are drawn at random."""
-
-    def __init__(self, capacity, size, device, people):
-        h, w = size
-        self.images = torch.zeros((capacity, h, w, 3), dtype=torch.uint8, device=device)
-        self.kps = torch.zeros((capacity, people, 18, 3), dtype=torch.float32, device=device)
-        self.pri = torch.zeros((capacity, people), dtype=torch.float32, device=device)
-        self.capacity, self.filled, self.head, self.device = capacity, 0, 0, device
-
-    def add(self, chunk):
-        n = chunk["images"].shape[0]
-        idx = (self.head + torch.arange(n)) % self.capacity
-        idx = idx.to(self.device)
-        self.images[idx] = chunk["images"].to(self.device, non_blocking=True)
-        self.kps[idx] = chunk["keypoints"].to(self.device, non_blocking=True)
-        self.pri[idx] = chunk["priority"].to(self.device, non_blocking=True)
-        self.head = (self.head + n) % self.capacity
-        self.filled = min(self.capacity, self.filled + n)
-        return n
-
-    def sample(self, batch, generator=None):
-        idx = torch.randint(0, self.filled, (batch,), device=self.device, generator=generator)
-        return self.images[idx], self.kps[idx], self.pri[idx]
-
-
-def _feeder(batches, out, stop):
-    """Background thread: DataLoader chunks -> a small queue (the training loop never blocks on a render)."""
-    try:
-        for chunk in batches:
-            while not stop.is_set():
-                try:
-                    out.put(chunk, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
-    except Exception as e:  # reported by the training loop
-        out.put(e)
 
 
 def stage_loss(outs, heat_t, paf_t, emph, fg_weight):
@@ -192,10 +126,6 @@ def pick_device(name):
     return dev
 
 
-def build_net(arch):
-    return BPNetLite(stage_bn=True, **{k: arch[k] for k in ARCH_KEYS})
-
-
 def requested_arch(args, init_arch):
     """The architecture: the init model's, with any architecture flag given on the command line on top."""
     arch = dict(init_arch or {})
@@ -207,36 +137,6 @@ def requested_arch(args, init_arch):
         elif k not in arch:
             arch[k] = defaults[k]
     return arch
-
-
-def validation_set(size, count, people):
-    """Fixed validation frames of the demo world (seeds 900000000...), letterboxed, for the loss log."""
-    frames = []
-    seed = VAL_SEED_BASE
-    while len(frames) < count:
-        frames += world_frames(seed, size, per_sequence=4)
-        seed += 1
-    chunk = pack_frames(frames[:count], size)
-    return {k: torch.from_numpy(v) for k, v in chunk.items()}
-
-
-def read_history(path):
-    """The training history of a model's facts JSON (``runs``, totals); facts written before the runs list
-    existed (the first bundled model) become its first run."""
-    facts = {}
-    if path and os.path.isfile(path):
-        try:
-            with open(path) as f:
-                facts = json.load(f)
-        except ValueError:
-            log.warning("%s: not valid JSON, starting a new history", path)
-    runs = list(facts.get("runs", []))
-    if not runs and "steps" in facts:
-        runs.append({"command": facts.get("command"), "device": facts.get("training_device"),
-                     "steps": facts.get("steps"), "samples": int(facts.get("steps", 0)) * int(facts.get("batch", 0)),
-                     "wall_s": facts.get("training_time_s"), "train_size": facts.get("input_size"),
-                     "note": "the first bundled model (refinement convs %s)" % facts.get("refinement_convs")})
-    return {"runs": runs}
 
 
 def train(args):
@@ -295,8 +195,8 @@ def train(args):
     chunks = queue.Queue(maxsize=max(4, 4 * args.workers))
     stop = threading.Event()
     batches = iter(loader)  # forks the workers here, in the main thread, before CUDA is initialised
-    feeder = threading.Thread(target=_feeder, args=(batches, chunks, stop), daemon=True)
-    feeder.start()
+    feeder_thread = threading.Thread(target=feeder, args=(batches, chunks, stop), daemon=True)
+    feeder_thread.start()
 
     net = net.to(dev)
     if cuda:
@@ -458,68 +358,6 @@ def train(args):
     log.info("training done: %d steps, %d samples (%d fresh frames) in %.1f min; validation loss %.2f",
              step, samples, fresh, wall / 60, vloss)
     return ckpt_path
-
-
-def code_commit():
-    """The checkout's commit (``+dirty`` with uncommitted changes), or None outside a git checkout."""
-    import subprocess
-
-    try:
-        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (head + ("+dirty" if dirty else "")) or None
-
-
-def sha256_file(path):
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def describe_device(dev):
-    if dev.type == "cuda":
-        return "CUDA %s" % torch.cuda.get_device_name(dev)
-    return "CPU, %d torch threads" % torch.get_num_threads()
-
-
-def export(args, ckpt):
-    state = torch.load(ckpt, map_location="cpu")
-    net = build_net(state["arch"])
-    net.load_state_dict(state["model"])
-    net.eval()
-    os.makedirs(os.path.dirname(os.path.abspath(args.export)), exist_ok=True)
-    export_onnx(net, args.export, args.export_size)
-    facts = dict(state.get("history") or {})
-    for k in [k for k in facts if k.startswith("val_")]:  # figures of an older model do not describe this one
-        facts.pop(k)
-    facts.update({
-        "model": "BPNet-Lite (TAO BodyPoseNet architecture family), trained on synthetic people only",
-        "architecture": state["arch"], "parameters": int(sum(p.numel() for p in net.parameters())),
-        "input_size": list(args.export_size), "stage_bn_folded": True,
-        "train_seeds": "chunks below %d (demo_data.TRAIN_SEED_LIMIT)" % TRAIN_SEED_LIMIT,
-        "val_seeds_from": VAL_SEED_BASE,
-    })
-    facts.pop("command", None)
-    facts["onnx_sha256"] = sha256_file(args.export)
-    side = os.path.splitext(args.export)[0] + ".json"
-    with open(side + ".tmp", "w") as f:
-        json.dump(facts, f, indent=2)
-    os.replace(side + ".tmp", side)
-    log.info("exported %s (%.2f MB) and %s", args.export, os.path.getsize(args.export) / 1e6, side)
-    if args.out_dir:
-        os.makedirs(args.out_dir, exist_ok=True)
-        for p in (args.export, side, ckpt):
-            dst = os.path.join(args.out_dir, os.path.basename(p))
-            if os.path.abspath(p) != os.path.abspath(dst):
-                shutil.copy(p, dst)
 
 
 def parse_args(argv=None):
