@@ -38,6 +38,14 @@ class PostureConfig(Strict):
                                     "this while upright counts as sitting")
     floor_head_body_heights: float = Field(0.35, ge=0, le=1, description="head lower than this above the "
                                            "floor (in standing heights) with hips on the floor counts as lying")
+    standing_sink_body_heights: float = Field(
+        0.15, ge=0, le=1, description="standing tall (which teaches the floor line) ends when the head is this "
+        "far below its standing row, beyond what coming closer to the camera explains (a slow slide down a wall, "
+        "legs stretched toward a raised camera)")
+    crouch_torso_deg: float = Field(50.0, ge=0, le=90, description="torso within this of vertical and seen at "
+                                    "full length over folded legs is a crouch: never down, however low the head")
+    crouch_knee_deg: float = Field(100.0, ge=0, le=180, description="knee angle (hip-knee-ankle) at most this "
+                                   "counts as folded legs (or hip to ankle short in the image)")
     hold_s: float = Field(0.4, ge=0, le=10, description="a new posture must persist this long before it is "
                           "reported (hysteresis)")
     min_confidence: float = Field(0.3, ge=0, le=1, description="a posture below this confidence is unknown")
@@ -63,6 +71,14 @@ class FallConfig(Strict):
     impact_stop_ratio: float = Field(
         0.5, gt=0, le=1, description="... and only when it ends in an impact: the head's speed 0.15-0.35 s "
         "after its peak below this share of the peak (lying down on purpose slows before the floor)")
+    fast_velocity_body_heights_per_s: float = Field(
+        1.6, gt=0, le=20, description="a drop this fast is a fall without the impact test, whatever posture it "
+        "started from (lying down on purpose, crouching and bending stay well below)")
+    slump_velocity_body_heights_per_s: float = Field(
+        0.55, gt=0, le=20, description="from standing, a drop slower than velocity_body_heights_per_s is still a "
+        "fall when it ends in a hard impact (see hard_impact_stop_ratio): a collapse seen along the camera axis")
+    hard_impact_stop_ratio: float = Field(
+        0.15, gt=0, le=1, description="... the head's speed 0.15-0.35 s after its peak below this share of the peak")
     fall_confirm_s: float = Field(1.0, ge=0, le=30, description="stay down this long before the alert is raised")
     recover_s: float = Field(1.5, ge=0, le=60, description="upright this long after a fall ends the event")
     long_lie_s: float = Field(60.0, gt=0, le=3600, description="still down this long after the impact "

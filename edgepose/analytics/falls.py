@@ -9,12 +9,18 @@ end state (someone lying on the floor on purpose looks the same as someone who f
 
 - straight from standing: the person stood tall less than ``fall_window_s`` before the impact, and
   the head's peak downward speed reached ``velocity_body_heights_per_s`` (or the torso turned toward
-  horizontal at ``torso_rotation_deg_per_s``);
+  horizontal at ``torso_rotation_deg_per_s``), or at least ``slump_velocity_body_heights_per_s``
+  with a hard impact (speed after the peak below ``hard_impact_stop_ratio`` of it: a collapse seen
+  along the camera axis, where perspective hides most of the head's drop). A body that came down
+  onto folded legs (``features.folded``: crouching, squatting, kneeling) is a fall only with an
+  impact (below ``impact_stop_ratio``), a drop at ``fast_velocity_body_heights_per_s`` or that
+  torso rotation: crouching down fast looks like a fall in every other way;
 - from a lower posture (seated, kneeling, sitting on the floor, crouched) or after a slow descent
   from standing (pausing on the way, as people who lie down on purpose do): only a drop at
   ``seated_velocity_body_heights_per_s`` that ends abruptly (an impact: the head's speed falls below
   ``impact_stop_ratio`` of its peak within a third of a second) is a fall; a controlled lie-down
-  slows before the floor.
+  slows before the floor. A drop at ``fast_velocity_body_heights_per_s`` (toppling off a chair and
+  rolling on) is a fall without the impact test: nothing done on purpose comes down that fast.
 
 The candidate is confirmed after ``fall_confirm_s`` of staying down; recovery (upright for
 ``recover_s``) ends it; ``long_lie_s`` after the impact raises a long lie.
@@ -32,7 +38,7 @@ from .config import FallConfig
 _SPEED_WINDOW_S = 0.15
 _CANDIDATE_GIVE_UP_S = 0.7   # up again this long before confirmation: it was not a fall
 _CONFIRM_DOWN_FRACTION = 0.7  # share of the confirmation time the body must count as down
-_TALL_MIN_S, _TALL_GAP_S = 0.6, 0.3  # standing tall counts once it lasts this long (brief gaps ignored)
+_TALL_MIN_S, _TALL_GAP_S = 0.6, 0.6  # standing tall counts once it lasts this long (brief gaps ignored)
 _STOP_WINDOW_S = (0.15, 0.35)  # where, after the peak speed, an impact has stopped the head
 
 
@@ -47,6 +53,7 @@ class Sample(NamedTuple):
     ref: float         # standing height, pixels
     torso_deg: float
     w: float           # torso rotation toward horizontal, degrees / s
+    folded: bool       # legs folded under a full-length torso (crouch-like)
 
 
 @dataclass
@@ -124,7 +131,7 @@ class FallDetector(object):
             st.tall_seen = t
             if t - st.tall_from >= _TALL_MIN_S:
                 st.tall_t = t
-        hist.append(Sample(t, head_y, down, upright, v, ref, f.torso_deg, w))
+        hist.append(Sample(t, head_y, down, upright, v, ref, f.torso_deg, w, bool(f.folded)))
         keep = cfg.fall_window_s + cfg.fall_confirm_s + 2 * _SPEED_WINDOW_S + 0.5
         while hist and t - hist[0].t > keep:
             hist.popleft()
@@ -204,12 +211,20 @@ class FallDetector(object):
         if peak_k is None:
             return None
         direct = st.tall_t is not None and st.impact_t - st.tall_t <= cfg.fall_window_s
+        stop = self._stop_ratio(hist, peak_k)
+        hit = stop is not None and stop <= cfg.impact_stop_ratio
         if direct:
             if peak_v < cfg.velocity_body_heights_per_s and peak_w < cfg.torso_rotation_deg_per_s:
-                return None
-        else:  # from a lower posture, or a slow way down: only a fast drop that ends in an impact
-            stop = self._stop_ratio(hist, peak_k)
-            if peak_v < cfg.seated_velocity_body_heights_per_s or stop is None or stop > cfg.impact_stop_ratio:
+                if not (peak_v >= cfg.slump_velocity_body_heights_per_s and stop is not None
+                        and stop <= cfg.hard_impact_stop_ratio):
+                    return None
+            after = [h.folded for h in hist if h.t >= st.impact_t]
+            if (sum(after) > 0.5 * len(after) and not hit and peak_v < cfg.fast_velocity_body_heights_per_s
+                    and peak_w < cfg.torso_rotation_deg_per_s):
+                return None  # came down onto folded legs, no impact: crouching, not falling
+        elif peak_v < cfg.fast_velocity_body_heights_per_s:
+            # from a lower posture, or a slow way down: only a fast drop that ends in an impact
+            if peak_v < cfg.seated_velocity_body_heights_per_s or not hit:
                 return None
         # the motion began where the downward speed first rose above the start threshold
         k = peak_k

@@ -3,7 +3,11 @@
 Everything is relative to the person: heights are fractions of the person's standing height
 (``ref_height``, estimated from limb lengths and remembered, since a lying or foreshortened body
 looks shorter), heights above the floor are measured from where the person's feet were while
-upright (``floor_y``), angles are from the image vertical. A body falling toward or away from the
+standing tall (``floor_y``), angles are from the image vertical. Standing tall (``features.tall``)
+needs no floor line: upright, legs straight, and the head not sunk below its standing row by more
+than coming closer to the camera explains (see ``PostureEstimator._tall``), so neither a slow slide
+nor legs stretched toward a raised camera can drag the floor line along. A crouch (torso upright and
+full length over folded legs) is never down. A body falling toward or away from the
 camera keeps its image box shape but its head still ends up near (or below) the floor line and its
 torso shortens; those cues catch what an aspect-ratio test misses.
 """
@@ -29,10 +33,15 @@ _REF_TAU_S = 1.0  # the remembered height follows a standing person with this ti
 # the floor line is learned from the ankles only while the legs are nearly straight and seen at full
 # length (feet under the body): legs stretched toward the camera on the floor would drag it down
 _FLOOR_KNEE_DEG = 140.0
-# standing tall (``features.tall``): torso near vertical, head high, legs nearly straight
-# and hips no lower than this (standing heights) below where they are when standing
-# and legs seen at least this share of their length (sitting with the legs toward the camera shortens them)
-_TALL_HEAD, _TALL_TORSO_DEG, _TALL_HIP_DROP, _TALL_LEG = 0.7, 20.0, 0.12, 0.8
+# standing tall (``features.tall``): torso near vertical, legs nearly straight and seen at least
+# this share of their length (sitting with the legs toward the camera shortens them)
+_TALL_TORSO_DEG, _TALL_LEG = 20.0, 0.8
+# coming closer to a raised camera lowers the head in the image by up to this x the torso's relative
+# growth (standing heights); a slide down a wall lowers it without growth
+_TALL_WALK = 2.0
+# crouched: the torso at least this share of its standing length; folded legs: hip to ankle at most
+# this share of a standing leg (or the knee bent to posture.crouch_knee_deg)
+_CROUCH_RATIO, _CROUCH_LEG = 0.65, 0.65
 
 
 def _pt(rows, i):
@@ -74,12 +83,19 @@ def _knee_angle(hip, knee, ankle):
     return math.degrees(math.acos(c))
 
 
+def _folded(f, knee_deg):
+    """Legs folded: knee bent to ``knee_deg`` or more, or hip to ankle short in the image (crouching,
+    squatting, kneeling - or landing on the knees)."""
+    return ((f.knee_deg is not None and f.knee_deg <= knee_deg)
+            or (f.leg_ratio is not None and f.leg_ratio <= _CROUCH_LEG))
+
+
 class BodyFeatures(object):
     """Geometry of one skeleton; the ``*_rel`` fields are filled by :class:`PostureEstimator`."""
 
     __slots__ = ("neck", "hip", "head_y", "torso_deg", "torso_len", "knee_deg", "height_est",
                  "ankle_y", "conf", "head_rel", "hip_rel", "hip_drop", "torso_ratio", "down", "upright", "tall",
-                 "head_hang", "leg_len", "leg_ratio", "rows")
+                 "head_hang", "leg_len", "leg_ratio", "folded", "rows")
 
     def __init__(self):
         for s in self.__slots__:
@@ -148,6 +164,8 @@ class PostureState:
     ref_torso: Optional[float] = None
     floor_y: Optional[float] = None
     cand: str = "unknown"
+    stand_head: Optional[float] = None  # the head's image row while standing tall
+    stand_torso: Optional[float] = None  # ... and the torso's length in the image
     hip_up: Optional[float] = None      # hip height (in standing heights above the floor) when standing
     down: bool = False                  # the body counted as down on the last frame
     len_hist: List[tuple] = field(default_factory=list)  # recent (t, torso length)
@@ -210,20 +228,21 @@ class PostureEstimator(object):
                     st.hip_up = f.hip_rel if hu is None else hu + (1.0 - math.exp(-dt / _REF_TAU_S)) * (f.hip_rel - hu)
                 if st.hip_up is not None:
                     f.hip_drop = st.hip_up - f.hip_rel
-            f.down = self._is_down(f) or (st.down and self._still_down(f))
+            if f.leg_len is not None and ref > 0:  # the legs' length in the image over a standing leg's (about 1 standing)
+                f.leg_ratio = f.leg_len / ((_P_THIGH + _P_SHIN) * ref)
+            f.folded = _folded(f, cfg.crouch_knee_deg)
+            # crouching upright (torso within crouch_torso_deg of vertical, full length) is never down,
+            # however low the head: people crouch to look at something on the floor
+            crouched = (f.folded and f.torso_deg <= cfg.crouch_torso_deg and f.torso_ratio is not None
+                        and f.torso_ratio >= _CROUCH_RATIO)
+            f.down = not crouched and (self._is_down(f) or (st.down and self._still_down(f)))
             st.down = f.down
             f.upright = (not f.down) and f.torso_deg <= cfg.upright_torso_deg and (
                 f.head_rel is None or f.head_rel > 0.5) and (f.torso_ratio is None or f.torso_ratio >= 0.6)
-            if f.leg_len is not None and ref > 0:  # the legs' length in the image over a standing leg's (about 1 standing)
-                f.leg_ratio = f.leg_len / ((_P_THIGH + _P_SHIN) * ref)
-            f.tall = f.upright and f.torso_deg <= _TALL_TORSO_DEG and (f.leg_ratio is None or f.leg_ratio >= _TALL_LEG) and (
-                f.head_rel is None or f.head_rel >= _TALL_HEAD) and (f.knee_deg is None or f.knee_deg >= _FLOOR_KNEE_DEG) and (
-                f.hip_drop is None or f.hip_drop < _TALL_HIP_DROP)
+            f.tall = self._tall(f, st, ref, dt, cfg.standing_sink_body_heights)
             if f.head_hang is not None:
                 f.head_hang = f.head_hang / ref if ref > 0 else None
-            if (f.ankle_y is not None and not f.down and f.torso_deg <= cfg.lying_torso_deg
-                    and (f.knee_deg is None or f.knee_deg >= _FLOOR_KNEE_DEG)
-                    and (f.leg_ratio is None or f.leg_ratio >= _TALL_LEG)):
+            if f.ankle_y is not None and f.tall:
                 a = 1.0 - math.exp(-dt / _FLOOR_TAU_S) if floor is not None else 1.0
                 st.floor_y = f.ankle_y if floor is None else floor + a * (f.ankle_y - floor)
             raw, conf = self._classify(f)
@@ -260,6 +279,9 @@ class PostureEstimator(object):
         if (f.torso_ratio is not None and f.torso_ratio < 0.55 and f.head_rel is not None and f.head_rel < 0.65
                 and f.hip_drop is not None and f.hip_drop >= 0.1 and f.knee_deg is not None and f.knee_deg > 120):
             return True  # lying straight along the view axis: a short, foreshortened body with straight legs
+        if (f.torso_ratio is not None and f.torso_ratio < 0.65 and f.head_rel is not None and f.head_rel < 0.65
+                and f.hip_drop is not None and f.hip_drop >= 0.2):
+            return True  # foreshortened, head low, hips far below their standing height: lying along the view axis
         return False
 
     def _standing_tall(self, f, st, t):
@@ -273,6 +295,30 @@ class PostureEstimator(object):
         shrinking = t - t0 >= 0.1 and l0 > 0 and (f.torso_len / l0 - 1.0) / (t - t0) < -0.3
         return (f.torso_deg <= self.cfg.upright_torso_deg and (f.knee_deg is None or f.knee_deg > 150)
                 and not st.down and not shrinking)
+
+    @staticmethod
+    def _tall(f, st, ref, dt, sink):
+        """Standing tall: upright, torso near vertical, legs straight and seen at full length, and the
+        head not sunk (by more than ``sink`` standing heights) below where it was the last time the
+        person stood tall, beyond what coming closer to the camera explains (the torso grows in the
+        image; up to ``_TALL_WALK`` x its relative growth). The reference row only rises, so a slow
+        slide cannot drag it down. Someone sitting on the floor with the legs stretched toward a
+        raised camera looks like a standing person in the image, only lower and no larger. Needs no
+        floor line, so the floor line is learned from it."""
+        shape = (f.upright and f.torso_deg <= _TALL_TORSO_DEG and (f.leg_ratio is None or f.leg_ratio >= _TALL_LEG)
+                 and (f.knee_deg is None or f.knee_deg >= _FLOOR_KNEE_DEG))
+        if not shape or f.head_y is None:
+            return bool(shape)
+        sh, sl = st.stand_head, st.stand_torso
+        if sh is not None and ref > 0:
+            closer = max(0.0, f.torso_len / sl - 1.0) if sl else 0.0
+            if (f.head_y - sh) / ref - _TALL_WALK * closer > sink:
+                return False
+        if sh is None or f.head_y < sh:  # the reference only rises (a slow slide must not drag it down)
+            a = 1.0 - math.exp(-dt / _FLOOR_TAU_S) if sh is not None else 1.0
+            st.stand_head = f.head_y if sh is None else sh + a * (f.head_y - sh)
+            st.stand_torso = f.torso_len if sl is None else sl + a * (f.torso_len - sl)
+        return True
 
     def _still_down(self, f):
         """Hysteresis: once down, a body stays down until it is clearly up again (hips up, or torso

@@ -19,11 +19,11 @@ from edgepose.synth import sequences
 
 TUNE_SEEDS = tuple(range(930000000, 930000010))
 # Every scenario must stay at least this good on TUNE_SEEDS (what the fall logic gives today; a
-# change that drops below is a regression). Misses left today: falls along the viewing axis that
-# never look "down" in image space (the floor line is the feet's row while standing), and slides
-# down a wall seen from the front, where the slumped sitter looks like someone standing.
+# change that drops below is a regression). Misses left today: falls seen along the viewing axis by a
+# raised camera that never look "down" in the image (lying with the feet toward the camera looks like
+# sitting on the floor), and slides that end with the head up.
 MIN_RECALL = {"fall_forward": 1.0, "fall_backward": 0.9, "fall_sideways": 1.0, "fall_from_sitting": 1.0,
-              "slide_wall": 0.5, "fall_recover": 0.66, "fall_toward_camera": 0.9, "mixed": 0.75}
+              "slide_wall": 0.7, "fall_recover": 0.66, "fall_toward_camera": 0.9, "mixed": 0.75}
 MAX_FALSE_ALARMS = {"crouch": 1}  # every other scenario: none
 
 
