@@ -5,19 +5,7 @@ import pytest
 
 from edgepose.cli import main
 from edgepose.replay import replay
-from helpers import SIZE, make_scene
-
-
-def write_recording(path, scenes):
-    """scenes: {source: frames}; interleaved by time, in the recording format."""
-    lines = []
-    for source, frames in scenes.items():
-        for i, (t, people) in enumerate(frames):
-            lines.append((t, json.dumps({"t": t, "frame": i, "source": source, "width": SIZE[1], "height": SIZE[0],
-                                         "people": [p.to_json() for p in people]})))
-    lines.sort(key=lambda x: x[0])
-    path.write_text("".join(line + "\n" for _, line in lines))
-    return len(lines)
+from helpers import make_scene, write_recording
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """`make bench`: every benchmark, each in its own process (they set thread counts before numpy loads).
 
 1. tools/bench_decode.py: decode time per map set on one thread, against a naive upsample-and-blur decoder.
-2. tools/bench_model.py: the bundled model's latency at its input size, ONNX Runtime, one thread (target 15 ms).
-3. tools/bench_loop.py: per-stage latency, loop overhead over bare inference, RSS over a long run.
-4. tools/bench_replay.py: analytics replay throughput.
-5. tools/bench_host.py: the GPU path's host work: preprocessing of a 1080p frame (float path and uint8 path)
+2. tools/bench_loop.py: the model's latency at its input size (ONNX Runtime, one thread; the demo model's
+   target: 15 ms), per-stage latency, loop overhead over bare inference, RSS over a long run.
+3. tools/bench_replay.py: analytics replay throughput.
+4. tools/bench_host.py: the GPU path's host work: preprocessing of a 1080p frame (float path and uint8 path)
    against a bare cv2.resize, host->device and device->host bytes per frame of tao-bpnet 288x384.
 Extra arguments are not passed on; run a script alone for its options.
 
@@ -56,7 +56,7 @@ def main():
     print("machine: %s" % machine_line())
     print("before: %s" % load_line(), flush=True)
     failed = []
-    for script in ("bench_decode.py", "bench_model.py", "bench_loop.py", "bench_replay.py", "bench_host.py"):
+    for script in ("bench_decode.py", "bench_loop.py", "bench_replay.py", "bench_host.py"):
         print("\n=== %s ===" % script, flush=True)
         r = subprocess.run([sys.executable, os.path.join(HERE, script)])
         if r.returncode != 0:
