@@ -10,11 +10,15 @@ logged once and blinds nothing); event fields carry wall-clock time. ``reconfigu
 new thresholds in place: tracks, their states and open events carry on.
 """
 import logging
+
+import numpy as np
+
 from .badposture import BadPostureDetector
 from .clock import AnalyticsClock
 from .config import AnalyticsConfig
 from .events import EventManager
 from .falls import FallDetector
+from .ground import GroundModel
 from .posture import PostureEstimator
 from .slump import SlumpDetector
 from .tracker import Tracker, person_center
@@ -23,6 +27,7 @@ from .zones import Zones
 log = logging.getLogger(__name__)
 
 _FALL_LABELS = ("fall", "long_lie")
+_GROUND_MIN_CONF = 0.5  # keypoint confidence a standing person needs to teach the ground model
 _DOWN_LABELS = ("fall", "long_lie", "person_down")  # kept open while the person is out of sight
 
 
@@ -60,6 +65,8 @@ class Analyzer(object):
         self.slump = SlumpDetector(cfg.fall)
         self.bad_posture = BadPostureDetector(cfg.bad_posture)
         self.zones = Zones(cfg.zones, source)
+        # how tall a standing person looks at each foot row, learned from this source; kept across reloads
+        self.ground = GroundModel(cfg.posture.ground_memory_s)
         self.events = EventManager(source, cfg.events, wall=self.clock.to_wall)
         # a lost track's open down events: primary id -> {"since", "box", "events", "state", "slump"}
         self._orphans = {}
@@ -81,6 +88,7 @@ class Analyzer(object):
         self.config = config
         self.tracker.configure(config.tracker)
         self.posture.cfg = config.posture
+        self.ground.tau_s = config.posture.ground_memory_s  # what was learned stays
         self.falls.cfg = config.fall
         self.slump.cfg = config.fall
         self.bad_posture.cfg = config.bad_posture
@@ -97,7 +105,7 @@ class Analyzer(object):
         for tr in tracks:
             if not tr.matched:
                 continue
-            self.posture.update(tr, t)
+            self.posture.update(tr, t, self.ground)
             if fall_cfg.enabled:
                 for sig, info in self.falls.update(tr, t):
                     changes.extend(self._on_fall_signal(tr, t, sig, info))
@@ -107,11 +115,21 @@ class Analyzer(object):
             for sig, info in self.bad_posture.update(tr, t):
                 changes.extend(self._on_posture_signal(tr, t, sig, info))
             changes.extend(self._refresh(tr, t))
+        self._learn_ground(t, tracks)
         for tr in self.tracker.removed:
             changes.extend(self._on_track_lost(tr, t))
         if self._orphans:
             changes.extend(self._adopt_orphans(t, tracks))
         return [c for c in changes if c is not None]
+
+    def _learn_ground(self, t, tracks):
+        """Feed this frame's confidently standing people to the ground model (one vectorised step)."""
+        rows = [(f.ankle_y, f.ankle_y - f.head_y) for f in (tr.features for tr in tracks if tr.matched)
+                if f is not None and f.tall and f.head_hang is not None and f.ankle_y is not None
+                and f.conf >= _GROUND_MIN_CONF]
+        if rows:
+            a = np.asarray(rows, dtype=np.float64)
+            self.ground.add(t, a[:, 0], a[:, 1])
 
     def finish(self, t=None, reason="stopped"):
         """End every open event (at shutdown); returns the 'end' changes."""

@@ -46,6 +46,15 @@ class PostureConfig(Strict):
                                     "full length over folded legs is a crouch: never down, however low the head")
     crouch_knee_deg: float = Field(100.0, ge=0, le=180, description="knee angle (hip-knee-ankle) at most this "
                                    "counts as folded legs (or hip to ankle short in the image)")
+    ground_memory_s: float = Field(
+        600.0, gt=0, le=86400, description="the per-source ground model (how tall a standing person looks at each "
+        "foot row, learned from people standing) forgets samples with this time constant")
+    ground_sink_body_heights: float = Field(
+        0.3, ge=0, le=2, description="ground model: a head at least this far (standing heights) below where a "
+        "standing person's head would be, for the row of the feet ...")
+    ground_head_over_hip_body_heights: float = Field(
+        0.3, ge=0, le=1, description="... and at most this high above the hips (in standing heights at the hips' "
+        "row) counts as down, legs not standing: lying with the feet toward a raised camera")
     hold_s: float = Field(0.4, ge=0, le=10, description="a new posture must persist this long before it is "
                           "reported (hysteresis)")
     min_confidence: float = Field(0.3, ge=0, le=1, description="a posture below this confidence is unknown")

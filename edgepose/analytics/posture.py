@@ -9,7 +9,13 @@ than coming closer to the camera explains (see ``PostureEstimator._tall``), so n
 nor legs stretched toward a raised camera can drag the floor line along. A crouch (torso upright and
 full length over folded legs) is never down. A body falling toward or away from the
 camera keeps its image box shape but its head still ends up near (or below) the floor line and its
-torso shortens; those cues catch what an aspect-ratio test misses.
+torso shortens; those cues catch what an aspect-ratio test misses. With the source's ground model
+(``ground.py``: how tall a standing person looks at each foot row) two more features compare the body
+with a standing person at the same spot: ``sink`` (how far the head is below a standing head for the
+feet's row) and ``head_over_hip`` (the head's height above the hips' row, against a standing person
+there); together they catch lying with the feet toward a raised camera, which looks like sitting on
+the floor to every per-body cue. ``body_down`` says the body counted as down by its own shape, not
+only against the ground model (a slumped sitter can look like that; see slump.py).
 """
 import math
 from dataclasses import dataclass, field
@@ -42,6 +48,7 @@ _TALL_WALK = 2.0
 # crouched: the torso at least this share of its standing length; folded legs: hip to ankle at most
 # this share of a standing leg (or the knee bent to posture.crouch_knee_deg)
 _CROUCH_RATIO, _CROUCH_LEG = 0.65, 0.65
+_SCALE_RANGE = (0.75, 1.3)  # a person's standing span against the ground model's (people differ in height)
 
 
 def _pt(rows, i):
@@ -95,7 +102,8 @@ class BodyFeatures(object):
 
     __slots__ = ("neck", "hip", "head_y", "torso_deg", "torso_len", "knee_deg", "height_est",
                  "ankle_y", "conf", "head_rel", "hip_rel", "hip_drop", "torso_ratio", "down", "upright", "tall",
-                 "head_hang", "leg_len", "leg_ratio", "folded", "rows")
+                 "head_hang", "leg_len", "leg_ratio", "folded", "rows", "stand_span", "sink", "head_over_hip", "leg_deg",
+                 "body_down")
 
     def __init__(self):
         for s in self.__slots__:
@@ -145,6 +153,9 @@ def body_features(kps):
     f.height_est = num / den
     legs = [_dist(h, a) for h, a in ((rh, ra), (lh, la)) if h is not None and a is not None]
     f.leg_len = max(legs) if legs else None  # hip to ankle, pixels
+    ankle = _mid(ra, la)
+    if ankle is not None:
+        f.leg_deg = inclination_deg(ankle, hip)  # feet to hips against the vertical
     ankles = [a[1] for a in (ra, la) if a is not None]
     f.ankle_y = max(ankles) if ankles else None
     scores = [rows[i][2] for i in (_NECK, _RH, _LH, _RK, _LK, _RA, _LA, _N)]
@@ -169,6 +180,8 @@ class PostureState:
     hip_up: Optional[float] = None      # hip height (in standing heights above the floor) when standing
     down: bool = False                  # the body counted as down on the last frame
     len_hist: List[tuple] = field(default_factory=list)  # recent (t, torso length)
+    body_down: bool = False             # down by the body's shape (see features.body_down)
+    ground_scale: float = 1.0           # this person's standing span over the source's ground model
 
 
 class PostureEstimator(object):
@@ -182,7 +195,7 @@ class PostureEstimator(object):
     def __init__(self, config=None):
         self.cfg = config or PostureConfig()
 
-    def update(self, track, t):
+    def update(self, track, t, ground=None):
         cfg = self.cfg
         st = track.posture_state
         if st is None:
@@ -222,6 +235,8 @@ class PostureEstimator(object):
                 f.hip_rel = (floor - f.hip[1]) / ref
             if st.ref_torso:
                 f.torso_ratio = f.torso_len / st.ref_torso
+            if ground is not None and ground.ready:
+                self._ground_features(f, st, ground)
             if f.hip_rel is not None:
                 if tall:
                     hu = st.hip_up
@@ -235,11 +250,20 @@ class PostureEstimator(object):
             # however low the head: people crouch to look at something on the floor
             crouched = (f.folded and f.torso_deg <= cfg.crouch_torso_deg and f.torso_ratio is not None
                         and f.torso_ratio >= _CROUCH_RATIO)
-            f.down = not crouched and (self._is_down(f) or (st.down and self._still_down(f)))
+            cue = None if crouched else self._is_down(f)
+            f.down = cue is not None or (not crouched and st.down and self._still_down(f))
+            # down by the body's own shape (not only against the ground model); sticks while down
+            f.body_down = f.down and (cue == "body" or (cue is None and st.body_down))
+            st.body_down = f.body_down
             st.down = f.down
             f.upright = (not f.down) and f.torso_deg <= cfg.upright_torso_deg and (
                 f.head_rel is None or f.head_rel > 0.5) and (f.torso_ratio is None or f.torso_ratio >= 0.6)
             f.tall = self._tall(f, st, ref, dt, cfg.standing_sink_body_heights)
+            if f.tall and ground is not None and ground.ready and f.ankle_y is not None and f.head_y is not None:
+                span = ground.span(f.ankle_y)  # this person's height against the source's standing span
+                if span == span and f.ankle_y - f.head_y > 0:
+                    k = min(max((f.ankle_y - f.head_y) / span, _SCALE_RANGE[0]), _SCALE_RANGE[1])
+                    st.ground_scale += a * (k - st.ground_scale)
             if f.head_hang is not None:
                 f.head_hang = f.head_hang / ref if ref > 0 else None
             if f.ankle_y is not None and f.tall:
@@ -256,33 +280,51 @@ class PostureEstimator(object):
             track.posture_confidence = conf
         return track.posture
 
+    @staticmethod
+    def _ground_features(f, st, ground):
+        """``stand_span``, ``sink`` and ``head_over_hip`` from the source's ground model (see ground.py)."""
+        if f.ankle_y is not None and f.head_y is not None:
+            span = ground.span(f.ankle_y)
+            if span == span:
+                f.stand_span = span * st.ground_scale
+                f.sink = (f.head_y - (f.ankle_y - f.stand_span)) / f.stand_span
+        if f.head_y is not None:
+            span = ground.span(f.hip[1])
+            if span == span:
+                f.head_over_hip = (f.hip[1] - f.head_y) / (span * st.ground_scale)
+
     def _is_down(self, f):
         cfg = self.cfg
         hip_low = f.hip_rel is None or f.hip_rel < 0.35
         if f.torso_deg >= cfg.lying_torso_deg and hip_low:
-            return True
+            return "body"
         crouched = f.torso_deg <= cfg.upright_torso_deg and (f.torso_ratio is None or f.torso_ratio >= 0.6)
         if f.head_rel is not None and f.head_rel < cfg.floor_head_body_heights and (
                 f.hip_rel is None or f.hip_rel < 0.3) and not crouched:
-            return True
+            return "body"
         if (f.torso_ratio is not None and f.torso_ratio < 0.55 and f.head_rel is not None
                 and f.head_rel < 0.5 and f.hip_rel is not None and f.hip_rel < 0.42
                 and (f.hip_drop is None or f.hip_drop >= 0.06)):
-            return True  # foreshortened and low, hips lowered (bending toward the camera keeps them up)
+            return "body"  # foreshortened and low, hips lowered (bending toward the camera keeps them up)
         if (f.torso_deg >= cfg.lying_torso_deg - 10 and f.head_rel is not None and f.head_rel < 0.5
                 and f.hip_rel is not None and f.hip_rel < 0.42 and (f.knee_deg is None or f.knee_deg > 60)
                 and (f.hip_drop is None or f.hip_drop >= 0.06)):
-            return True  # tilted, head low and hips lowered: lying seen along the view direction
+            return "body"  # tilted, head low and hips lowered: lying seen along the view direction
         if (f.torso_ratio is not None and f.torso_ratio < 0.3 and f.head_rel is not None and f.head_rel < 0.65
                 and f.hip_drop is not None and f.hip_drop >= 0.08):
-            return True  # torso pointing at or away from the camera, hips lower than when standing
+            return "body"  # torso pointing at or away from the camera, hips lower than when standing
         if (f.torso_ratio is not None and f.torso_ratio < 0.55 and f.head_rel is not None and f.head_rel < 0.65
                 and f.hip_drop is not None and f.hip_drop >= 0.1 and f.knee_deg is not None and f.knee_deg > 120):
-            return True  # lying straight along the view axis: a short, foreshortened body with straight legs
+            return "body"  # lying straight along the view axis: a short, foreshortened body with straight legs
         if (f.torso_ratio is not None and f.torso_ratio < 0.65 and f.head_rel is not None and f.head_rel < 0.65
                 and f.hip_drop is not None and f.hip_drop >= 0.2):
-            return True  # foreshortened, head low, hips far below their standing height: lying along the view axis
-        return False
+            return "body"  # foreshortened, head low, hips far below their standing height: lying along the view axis
+        standing_legs = (f.knee_deg is not None and f.knee_deg >= _FLOOR_KNEE_DEG and f.leg_ratio is not None
+                         and f.leg_ratio >= _TALL_LEG and f.leg_deg is not None and f.leg_deg <= _TALL_TORSO_DEG)
+        if (f.head_over_hip is not None and 0.0 <= f.head_over_hip <= cfg.ground_head_over_hip_body_heights
+                and f.sink is not None and f.sink >= cfg.ground_sink_body_heights and not standing_legs):
+            return "ground"  # the head barely above the hips' floor row and well below a standing head there
+        return None
 
     def _standing_tall(self, f, st, t):
         """Upright with straight legs and not in the middle of a fast change: a good moment to learn

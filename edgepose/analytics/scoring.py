@@ -7,6 +7,12 @@ a fall alert matches a truth fall when it is raised between ``EARLY_S`` before t
 ``max_delay_s`` after its impact; each alert matches one fall at most; every other fall alert is a
 false alarm. Scored alerts are 'fall' and 'person_down' (a slow slide that ends slumped is reported
 as a person down, not as a fall).
+
+The window is the same for a slow slide down a wall as for a fall, on purpose: the slide's ``impact_t``
+is the moment it ends, the person at rest on the floor, which is when a carer needs to know, just as
+after a fall's impact. The detector has the whole slide (2.5-4.5 s in the scenarios) plus
+``MAX_DELAY_S`` to see it; a person_down alert later than that is late, and is scored as a miss plus
+an unmatched alert, not given a wider window.
 """
 import numpy as np
 

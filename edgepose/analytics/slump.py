@@ -9,7 +9,9 @@ starts watching; if, within ``slump_descent_s`` of that, the head hangs (median 
 offset over the last ``slump_s`` seconds at least ``slump_head_body_heights``) while the person stays
 down low, it signals ``person_down``. Standing tall again for ``recover_s`` ends it. Someone who sat
 down upright and nods off minutes later is not a person down (that is what the arrival window is
-for); a fall in progress is the fall detector's business.
+for); a fall in progress (a fall candidate) is the fall detector's to judge first. Being "down" only
+against the source's ground model (``features.body_down`` false) does not stop the watch: a slumped
+sitter with the head low over the hips looks like that.
 
 ``SlumpDetector.update`` returns ('person_down', info) / ('person_down_end', info) signals.
 """
@@ -70,7 +72,7 @@ class SlumpDetector(object):
         # (crouching or kneeling to look at something on the floor also hangs the head)
         sank = (f.head_y is not None and st.tall_head is not None and ref
                 and (f.head_y - st.tall_head) / ref >= _SANK_BODY_HEIGHTS)
-        low = (not f.down and sank and f.torso_deg <= _SLUMP_TORSO_DEG
+        low = (not f.body_down and sank and f.torso_deg <= _SLUMP_TORSO_DEG
                and (f.knee_deg is None or f.knee_deg >= _SLUMP_KNEE_DEG))
         if low:
             st.low_seen = t
@@ -83,6 +85,9 @@ class SlumpDetector(object):
             st.hang.popleft()
         if st.active or st.decided or t - st.left_tall_t < cfg.slump_s:
             return out
+        fs = track.fall_state
+        if fs is not None and fs.phase == "candidate":
+            return out  # a fall in progress is the fall detector's to judge first
         if t - st.left_tall_t > cfg.slump_s + cfg.slump_descent_s:
             st.decided = True  # came down a while ago and did not end slumped: sitting, not a person down
             return out

@@ -36,7 +36,9 @@ def oks_matrix(pred, pred_valid, dets, det_valid, areas):
 
     pred: (T, 18, 2), pred_valid: (T, 18) bool, dets: (N, 18, 2), det_valid: (N, 18) bool,
     areas: (T,) object scale s^2 in pixels^2. Keypoints present in only one side are ignored; a
-    pair sharing fewer than 2 keypoints gets 0. Returns (T, N) float64 in [0, 1].
+    pair sharing fewer than 2 keypoints gets 0. The similarity is averaged over the shared keypoints,
+    but over at least half of the track's (``_MIN_SHARE``): a fragment of a few parts (a network's stray
+    limb beside a falling person) must not beat the whole person. Returns (T, N) float64 in [0, 1].
     """
     d = pred[:, None, :, :] - dets[None, :, :, :]
     d2 = d[..., 0] ** 2 + d[..., 1] ** 2
@@ -45,7 +47,8 @@ def oks_matrix(pred, pred_valid, dets, det_valid, areas):
     with np.errstate(invalid="ignore", over="ignore"):
         sim = np.where(both, np.exp(-e), 0.0)
     n = both.sum(axis=2)
-    oks = sim.sum(axis=2) / np.maximum(n, 1)
+    need = _MIN_SHARE * pred_valid.sum(axis=1)[:, None]
+    oks = sim.sum(axis=2) / np.maximum(np.maximum(n, need), 1)
     oks[n < 2] = 0.0
     return oks
 
@@ -320,6 +323,7 @@ class Tracker(object):
 
 
 _K2_LIST = _K2.tolist()
+_MIN_SHARE = 0.5  # OKS is averaged over at least this share of the track's keypoints
 
 
 def _rows_of(person):
@@ -337,6 +341,7 @@ def _oks_small(tracks, det_rows, t, max_predict_s):
         xs = [p[0] for p in pred if p is not None]
         if len(xs) < 2:
             continue
+        need = _MIN_SHARE * len(xs)
         ys = [p[1] for p in pred if p is not None]
         w, h = max(xs) - min(xs), max(ys) - min(ys)
         side = max(w, h)
@@ -351,7 +356,7 @@ def _oks_small(tracks, det_rows, t, max_predict_s):
                 acc += math.exp(-(dx * dx + dy * dy) / (two_area * _K2_LIST[i]))
                 n += 1
             if n >= 2:
-                out[ti, di] = acc / n
+                out[ti, di] = acc / max(n, need)
     return out
 
 

@@ -19,11 +19,11 @@ from edgepose.synth import sequences
 
 TUNE_SEEDS = tuple(range(930000000, 930000010))
 # Every scenario must stay at least this good on TUNE_SEEDS (what the fall logic gives today; a
-# change that drops below is a regression). Misses left today: falls seen along the viewing axis by a
-# raised camera that never look "down" in the image (lying with the feet toward the camera looks like
-# sitting on the floor), and slides that end with the head up.
-MIN_RECALL = {"fall_forward": 1.0, "fall_backward": 0.9, "fall_sideways": 1.0, "fall_from_sitting": 1.0,
-              "slide_wall": 0.7, "fall_recover": 0.66, "fall_toward_camera": 0.9, "mixed": 0.75}
+# change that drops below is a regression). Misses left today: a few falls seen along the viewing axis by
+# a raised camera that still never look "down" (lying flat with the feet toward the camera, before the
+# source's ground model has seen enough people standing), and slides that end with the head up.
+MIN_RECALL = {"fall_forward": 1.0, "fall_backward": 1.0, "fall_sideways": 1.0, "fall_from_sitting": 1.0,
+              "slide_wall": 0.8, "fall_recover": 0.77, "fall_toward_camera": 0.9, "mixed": 1.0}
 MAX_FALSE_ALARMS = {"crouch": 1}  # every other scenario: none
 
 

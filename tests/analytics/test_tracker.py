@@ -128,3 +128,24 @@ def test_small_oks_path_matches_the_numpy_one():
     pred, pv, D, dv, _ = tr._arrays(tracks, [p.keypoints for p in dets], 0.1)
     big = oks_matrix(pred, pv, D[:, :, :2], dv, trk._areas(pred))
     np.testing.assert_allclose(small, big, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["greedy", "hungarian"])
+def test_a_stray_fragment_does_not_steal_a_fast_moving_person(method):
+    """A network's stray limb (4 keypoints) left where the person was, while the whole person moved fast
+    (a fall): OKS over the fragment's few shared keypoints must not beat the whole body."""
+    if method == "hungarian" and trk.scipy_assignment() is None:
+        pytest.skip("scipy not installed")
+    tr = Tracker(TrackerConfig(assignment=method))
+    for i in range(5):
+        tr.update(i / 15.0, [person_at(100.0)])
+    whole = person_at(100.0, y=112.0)  # dropped by 6% of its height in one frame
+    frag = person_at(100.0).keypoints.copy()
+    frag[[i for i in range(18) if i not in (8, 9, 11, 12)], :] = (np.nan, np.nan, 0.0)  # hips and knees only
+    tracks = tr.update(5 / 15.0, [Person(frag, 0.3), whole])
+    first = [t for t in tracks if t.track_id == 1][0]
+    assert first.matched and first.keypoints[0, 1] > 105.0  # track 1 took the whole person (nose moved down)
+    pred = np.stack([person_at(100.0).keypoints[:, :2]])
+    dets = np.stack([frag[:, :2], whole.keypoints[:, :2]])
+    oks = oks_matrix(pred, ~np.isnan(pred[:, :, 0]), dets, ~np.isnan(dets[:, :, 0]), np.array([200.0 * 40.0]))
+    assert oks[0, 0] <= 0.5  # four shared keypoints count as at most 4 of the 9 the track needs
