@@ -21,9 +21,9 @@ TUNE_SEEDS = tuple(range(930000000, 930000010))
 # Every scenario must stay at least this good on TUNE_SEEDS (what the fall logic gives today; a
 # change that drops below is a regression). Misses left today: a few falls seen along the viewing axis by
 # a raised camera that still never look "down" (lying flat with the feet toward the camera, before the
-# source's ground model has seen enough people standing), and slides that end with the head up.
+# source's ground model has seen enough people standing).
 MIN_RECALL = {"fall_forward": 1.0, "fall_backward": 1.0, "fall_sideways": 1.0, "fall_from_sitting": 1.0,
-              "slide_wall": 0.8, "fall_recover": 0.77, "fall_toward_camera": 0.9, "mixed": 1.0}
+              "slide_wall": 1.0, "fall_recover": 0.77, "fall_toward_camera": 0.9, "mixed": 1.0}
 MAX_FALSE_ALARMS = {"crouch": 1}  # every other scenario: none
 
 
@@ -66,6 +66,26 @@ def test_slide_down_a_wall_ends_as_person_down():
     assert new.label == "person_down" and new.severity == "high"
     assert 0.0 <= new.detected_time - seq.truth[0]["impact_t"] <= 2.0
     assert new.attributes["head_hang_body_heights"] >= AnalyticsConfig().fall.slump_head_body_heights
+
+
+@pytest.mark.parametrize("seed, why", [
+    (930000000, "walked away from a camera at head height first: not 'tall' for 5 s before the slide"),
+    (940000010, "the posture flickers to 'down by the body' at the end of the slide"),
+    (940000007, "the nose hides as the head drops, the ears stay in view"),
+])
+def test_slide_down_a_wall_caught_when(seed, why):
+    """Slides the person-down watch missed before it kept a window of head rows (extra tuning seeds)."""
+    seq = sequences.generate_sequence("slide_wall", seed)
+    changes = run_frames(perturb(seq.frames, 1000 + seed), AnalyticsConfig(), seq.zones)
+    new = [c.after for c in changes if c.type == "new"]
+    assert [a.label for a in new] == ["person_down"], why
+    assert 0.0 <= new[0].detected_time - seq.truth[0]["impact_t"] <= 2.0, why
+
+
+def test_bending_seen_from_behind_is_not_a_person_down():
+    """Seen from behind the nose is never seen and an ear sits at the neck's row while bending: no hang."""
+    r = _run("bend_pick", 930000012)
+    assert r["alerts"] == []
 
 
 def _lie_down_variant(ctx):
