@@ -12,8 +12,9 @@ end state (someone lying on the floor on purpose looks the same as someone who f
   horizontal at ``torso_rotation_deg_per_s``), or at least ``slump_velocity_body_heights_per_s``
   with a hard impact (speed after the peak below ``hard_impact_stop_ratio`` of it: a collapse seen
   along the camera axis, where perspective hides most of the head's drop). A body that came down
-  onto folded legs (``features.folded``: crouching, squatting, kneeling) is a fall only with an
-  impact (below ``impact_stop_ratio``), a drop at ``fast_velocity_body_heights_per_s`` or that
+  onto folded legs (``features.folded`` under a torso still seen at ``_CROUCH_TORSO_RATIO`` or more of
+  its standing length: crouching, squatting, kneeling; a body lying toward the camera foreshortens
+  legs and torso alike and is not a crouch) is a fall only with an impact (below ``impact_stop_ratio``), a drop at ``fast_velocity_body_heights_per_s`` or that
   torso rotation: crouching down fast looks like a fall in every other way;
 - from a lower posture (seated, kneeling, sitting on the floor, crouched) or after a slow descent
   from standing (pausing on the way, as people who lie down on purpose do): only a drop at
@@ -39,7 +40,8 @@ _SPEED_WINDOW_S = 0.15
 _CANDIDATE_GIVE_UP_S = 0.7   # up again this long before confirmation: it was not a fall
 _CONFIRM_DOWN_FRACTION = 0.7  # share of the confirmation time the body must count as down
 _TALL_MIN_S, _TALL_GAP_S = 0.6, 0.6  # standing tall counts once it lasts this long (brief gaps ignored)
-_STOP_WINDOW_S = (0.15, 0.35)  # where, after the peak speed, an impact has stopped the head
+_STOP_WINDOW_S = (0.15, 0.35)
+_CROUCH_TORSO_RATIO = 0.45  # a crouch keeps the torso at least this share of its standing length in the image  # where, after the peak speed, an impact has stopped the head
 
 
 class Sample(NamedTuple):
@@ -131,7 +133,10 @@ class FallDetector(object):
             st.tall_seen = t
             if t - st.tall_from >= _TALL_MIN_S:
                 st.tall_t = t
-        hist.append(Sample(t, head_y, down, upright, v, ref, f.torso_deg, w, bool(f.folded)))
+        # crouch-like: legs folded under a torso still seen at (nearly) full length; a body lying toward
+        # the camera foreshortens legs and torso alike
+        crouchlike = bool(f.folded) and (f.torso_ratio is None or f.torso_ratio >= _CROUCH_TORSO_RATIO)
+        hist.append(Sample(t, head_y, down, upright, v, ref, f.torso_deg, w, crouchlike))
         keep = cfg.fall_window_s + cfg.fall_confirm_s + 2 * _SPEED_WINDOW_S + 0.5
         while hist and t - hist[0].t > keep:
             hist.popleft()

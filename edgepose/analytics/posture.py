@@ -45,6 +45,8 @@ _TALL_TORSO_DEG, _TALL_LEG = 20.0, 0.8
 # coming closer to a raised camera lowers the head in the image by up to this x the torso's relative
 # growth (standing heights); a slide down a wall lowers it without growth
 _TALL_WALK = 2.0
+_REANCHOR = 0.05  # receding this much (standing heights) moves the standing reference to where the person is
+_TILTED_HEAD_OVER_HIP = 0.4  # ground cue with a tilted torso: the head may sit this high over the hips
 # crouched: the torso at least this share of its standing length; folded legs: hip to ankle at most
 # this share of a standing leg (or the knee bent to posture.crouch_knee_deg)
 _CROUCH_RATIO, _CROUCH_LEG = 0.65, 0.65
@@ -177,6 +179,7 @@ class PostureState:
     cand: str = "unknown"
     stand_head: Optional[float] = None  # the head's image row while standing tall
     stand_torso: Optional[float] = None  # ... and the torso's length in the image
+    stand_ankle: Optional[float] = None  # ... and the feet's row
     hip_up: Optional[float] = None      # hip height (in standing heights above the floor) when standing
     down: bool = False                  # the body counted as down on the last frame
     len_hist: List[tuple] = field(default_factory=list)  # recent (t, torso length)
@@ -324,6 +327,10 @@ class PostureEstimator(object):
         if (f.head_over_hip is not None and 0.0 <= f.head_over_hip <= cfg.ground_head_over_hip_body_heights
                 and f.sink is not None and f.sink >= cfg.ground_sink_body_heights and not standing_legs):
             return "ground"  # the head barely above the hips' floor row and well below a standing head there
+        if (f.head_over_hip is not None and 0.0 <= f.head_over_hip <= _TILTED_HEAD_OVER_HIP
+                and f.torso_deg >= cfg.upright_torso_deg and f.sink is not None
+                and f.sink >= cfg.ground_sink_body_heights and not standing_legs):
+            return "ground"  # the same with the torso tilted: lying at a slant to the view, partly foreshortened
         return None
 
     def _standing_tall(self, f, st, t):
@@ -343,8 +350,12 @@ class PostureEstimator(object):
         """Standing tall: upright, torso near vertical, legs straight and seen at full length, and the
         head not sunk (by more than ``sink`` standing heights) below where it was the last time the
         person stood tall, beyond what coming closer to the camera explains (the torso grows in the
-        image; up to ``_TALL_WALK`` x its relative growth). The reference row only rises, so a slow
-        slide cannot drag it down. Someone sitting on the floor with the legs stretched toward a
+        image; up to ``_TALL_WALK`` x its relative growth) or going away from it explains (walking away
+        from a camera below head height moves the head down toward the horizon: allowed up to the
+        body's relative shrink, and no further than the feet rose up the image). The reference row
+        only rises, except that a person seen standing further away (by ``_REANCHOR`` or more) is
+        re-anchored where they now stand; a slow slide or sitting down never lifts the feet, so it
+        cannot drag the reference down. Someone sitting on the floor with the legs stretched toward a
         raised camera looks like a standing person in the image, only lower and no larger. Needs no
         floor line, so the floor line is learned from it."""
         shape = (f.upright and f.torso_deg <= _TALL_TORSO_DEG and (f.leg_ratio is None or f.leg_ratio >= _TALL_LEG)
@@ -354,12 +365,26 @@ class PostureEstimator(object):
         sh, sl = st.stand_head, st.stand_torso
         if sh is not None and ref > 0:
             closer = max(0.0, f.torso_len / sl - 1.0) if sl else 0.0
-            if (f.head_y - sh) / ref - _TALL_WALK * closer > sink:
+            # walking away from a camera below head height moves the head down the image too (toward
+            # the horizon), by at most the body's relative shrink and only as far as the feet rose
+            # (sinking or sitting down never lifts the feet up the image)
+            receding = 0.0
+            if sl and f.torso_len > 0 and st.stand_ankle is not None and f.ankle_y is not None:
+                receding = min(max(0.0, sl / f.torso_len - 1.0), max(0.0, (st.stand_ankle - f.ankle_y) / ref))
+            if (f.head_y - sh) / ref - _TALL_WALK * closer - receding > sink:
                 return False
+            if receding >= _REANCHOR and f.head_y > sh:
+                # standing further away now: this is where the person stands (a later slide or sit is
+                # measured from here, and it never lifts the feet, so it cannot move this)
+                st.stand_head, st.stand_torso, st.stand_ankle = f.head_y, f.torso_len, f.ankle_y
+                return True
         if sh is None or f.head_y < sh:  # the reference only rises (a slow slide must not drag it down)
             a = 1.0 - math.exp(-dt / _FLOOR_TAU_S) if sh is not None else 1.0
             st.stand_head = f.head_y if sh is None else sh + a * (f.head_y - sh)
             st.stand_torso = f.torso_len if sl is None else sl + a * (f.torso_len - sl)
+            if f.ankle_y is not None:
+                sa = st.stand_ankle
+                st.stand_ankle = f.ankle_y if sa is None or sh is None else sa + a * (f.ankle_y - sa)
         return True
 
     def _still_down(self, f):

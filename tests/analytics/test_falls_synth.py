@@ -82,6 +82,21 @@ def test_slide_down_a_wall_caught_when(seed, why):
     assert 0.0 <= new[0].detected_time - seq.truth[0]["impact_t"] <= 2.0, why
 
 
+@pytest.mark.parametrize("name, seed, why", [
+    ("fall_toward_camera", 940000007, "legs and torso foreshortened toward the camera: not a crouch"),
+    ("fall_toward_camera", 940000014, "legs and torso foreshortened toward the camera: not a crouch"),
+    ("mixed", 940000001, "lying at a slant to the view: torso tilted 45 degrees, head low over the hips"),
+    ("fall_backward", 940000010, "walked away from a level camera first: the standing reference follows"),
+    ("fall_sideways", 940000012, "walked away from a level camera first: the standing reference follows"),
+])
+def test_fall_caught_when(name, seed, why):
+    """Falls missed before the standing reference followed people walking away, the ground cue took
+    tilted bodies, and folded-looking legs under a foreshortened torso stopped counting as a crouch
+    (extra tuning seeds)."""
+    r = _run(name, seed)
+    assert r["detected"] == r["falls"] == 1 and r["false_alarms"] == 0, (why, r["alerts"])
+
+
 def test_bending_seen_from_behind_is_not_a_person_down():
     """Seen from behind the nose is never seen and an ear sits at the neck's row while bending: no hang."""
     r = _run("bend_pick", 930000012)
