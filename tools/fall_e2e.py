@@ -12,7 +12,8 @@ lines up with the ground truth; DIR keeps ``SCENARIO-SEED.jsonl`` (poses) and
 the ground truth shows the person's torso). Then every recording goes through
 ``edgepose.analytics.Analyzer`` (default config plus the scene's exclusion zones) and is scored by the
 one rule of ``edgepose.analytics.scoring.match_falls``: a fall counts as detected when an alert comes
-from 0.5 s before its start to 2 s after its impact; any other fall alert is a false alarm. Since
+from 0.5 s before its start to 2 s after its impact; any other fall alert is a false alarm, except
+one for a fall that lands out of view (counted apart, neither detected nor false). Since
 analytics run on the recorded poses exactly as they would live, ``--from`` re-scores after a change
 of the fall logic in seconds; a new model needs a new ``--record``.
 
@@ -120,7 +121,7 @@ def load_recorded(base):
         meta = json.load(f)
     frames = [(r.t, r.people, (r.height, r.width)) for r in read_recording(base + ".jsonl")]
     truth = [e for e in meta["truth"] if e.get("torso_visible", 1.0) >= 0.5]
-    return frames, truth, meta.get("zones", []), len(meta["truth"]) - len(truth), meta
+    return frames, truth, meta.get("zones", []), [e for e in meta["truth"] if e not in truth], meta
 
 
 def score_dir(directory, config=None, names=None, verbose=False):
@@ -133,7 +134,7 @@ def score_dir(directory, config=None, names=None, verbose=False):
         frames, truth, zones, hidden, meta = load_recorded(base)
         if names and meta["scenario"] not in names:
             continue
-        r = score(run_frames(frames, cfg, zones), truth)
+        r = score(run_frames(frames, cfg, zones), truth, hidden=hidden)
         row = rows.setdefault(meta["scenario"], {"clips": 0, "falls": 0, "detected": 0, "fa": 0, "delays": [],
                                                  "hidden": 0})
         row["clips"] += 1
@@ -141,7 +142,7 @@ def score_dir(directory, config=None, names=None, verbose=False):
         row["detected"] += r["detected"]
         row["fa"] += r["false_alarms"]
         row["delays"] += r["delays"]
-        row["hidden"] += hidden
+        row["hidden"] += len(hidden)
         if verbose and (r["false_alarms"] or r["detected"] < r["falls"]):
             print("  %s: %d/%d detected, %d false alarm(s); truth %s; alerts at %s" % (
                 os.path.basename(base), r["detected"], r["falls"], r["false_alarms"],

@@ -50,8 +50,9 @@ def report(args):
             frames = clean(seq.frames) if args.clean else perturb(
                 seq.frames, 1000 + seed, args.jitter, args.dropout, args.frame_drop)
             truth = [f for f in seq.truth if torso_visible_after(seq.frames, f) >= 0.5]
-            hidden += len(seq.truth) - len(truth)
-            r = score(run_frames(frames, cfg, seq.zones), truth)
+            out_of_view = [f for f in seq.truth if f not in truth]
+            hidden += len(out_of_view)
+            r = score(run_frames(frames, cfg, seq.zones), truth, hidden=out_of_view)
             falls += r["falls"]
             det += r["detected"]
             fa += r["false_alarms"]

@@ -5,7 +5,8 @@ Used by ``tools/fall_report.py``, ``tools/fall_e2e.py``, ``tools/demo.py`` and t
 to each person's size, keypoint dropout and dropped frames. The one matching rule (``match_falls``):
 a fall alert matches a truth fall when it is raised between ``EARLY_S`` before the fall's start and
 ``max_delay_s`` after its impact; each alert matches one fall at most; every other fall alert is a
-false alarm. Scored alerts are 'fall' and 'person_down' (a slow slide that ends slumped is reported
+false alarm, except one raised for a real fall that lands out of view (left out of the score as
+invisible: neither a detection nor a false alarm). Scored alerts are 'fall' and 'person_down' (a slow slide that ends slumped is reported
 as a person down, not as a fall).
 
 The window is the same for a slow slide down a wall as for a fall, on purpose: the slide's ``impact_t``
@@ -63,11 +64,13 @@ def run_frames(frames, config=None, zones=(), source="synth"):
     return changes
 
 
-def match_falls(alert_times, truth, max_delay_s=MAX_DELAY_S):
+def match_falls(alert_times, truth, max_delay_s=MAX_DELAY_S, hidden=()):
     """Pair truth falls with fall alerts (times on the truth's clock).
 
     Returns ``(matches, false_alarms)``: ``matches`` has one ``(truth fall, alert index or None)`` per
     fall of ``truth`` (dicts with ``start_t``, ``impact_t``, ``label`` "fall" by default), in order.
+    ``hidden`` are real falls left out of the score (the person lands out of view): an alert in one's
+    window is neither a detection nor a false alarm.
     """
     used, matches = set(), []
     for tr in truth:
@@ -80,6 +83,11 @@ def match_falls(alert_times, truth, max_delay_s=MAX_DELAY_S):
                 used.add(i)
                 break
         matches.append((tr, hit))
+    for tr in hidden:
+        for i, t in enumerate(alert_times):
+            if i not in used and tr["start_t"] - EARLY_S <= t <= tr["impact_t"] + max_delay_s:
+                used.add(i)
+                break
     return matches, len(alert_times) - len(used)
 
 
@@ -92,10 +100,11 @@ def fall_alerts(changes, labels=ALERT_LABELS):
     return [c.after for c in changes if c.type == "new" and c.after.label in labels]
 
 
-def score(changes, truth, max_delay_s=MAX_DELAY_S):
-    """{'falls', 'detected', 'delays', 'false_alarms', 'alerts'} for one sequence."""
+def score(changes, truth, max_delay_s=MAX_DELAY_S, hidden=()):
+    """{'falls', 'detected', 'delays', 'false_alarms', 'alerts'} for one sequence (``hidden``: see
+    ``match_falls``)."""
     alerts = fall_alerts(changes)
-    matches, false_alarms = match_falls([a.detected_time for a in alerts], truth, max_delay_s)
+    matches, false_alarms = match_falls([a.detected_time for a in alerts], truth, max_delay_s, hidden)
     delays = [alerts[i].detected_time - tr["impact_t"] for tr, i in matches if i is not None]
     return {"falls": len(matches), "detected": len(delays), "delays": delays,
             "false_alarms": false_alarms, "alerts": alerts}

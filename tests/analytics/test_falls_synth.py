@@ -31,7 +31,7 @@ def _run(name, seed):
     seq = sequences.generate_sequence(name, seed)
     truth = [f for f in seq.truth if torso_visible_after(seq.frames, f) >= 0.5]
     changes = run_frames(perturb(seq.frames, 1000 + seed), AnalyticsConfig(), seq.zones, source="synth")
-    return score(changes, truth, max_delay_s=2.0)
+    return score(changes, truth, max_delay_s=2.0, hidden=[f for f in seq.truth if f not in truth])
 
 
 @pytest.mark.parametrize("name", sorted(sequences.SCENARIOS))
@@ -125,3 +125,14 @@ def test_lying_down_scripted_differently_is_no_alarm(seed):
     seq = sequences.generate_sequence(sc, seed)
     changes = run_frames(perturb(seq.frames, 1000 + seed), AnalyticsConfig(), seq.zones)
     assert [(c.after.label, c.after.detected_time) for c in changes if c.type == "new"] == []
+
+
+def test_an_alert_for_a_fall_out_of_view_is_neither_a_hit_nor_a_false_alarm():
+    from edgepose.analytics.scoring import match_falls
+
+    seen = {"start_t": 1.0, "impact_t": 2.0}
+    out_of_view = {"start_t": 10.0, "impact_t": 11.0}
+    matches, false_alarms = match_falls([2.5, 11.5, 20.0], [seen], hidden=[out_of_view])
+    assert [i for _, i in matches] == [0] and false_alarms == 1  # 20.0 is false; 11.5 is the hidden fall's
+    matches, false_alarms = match_falls([2.5, 11.5, 20.0], [seen])
+    assert false_alarms == 2
