@@ -14,7 +14,8 @@ Alerts are 'fall' and 'person_down' (a slow slide that ends slumped), matched by
 ``edgepose.analytics.scoring.match_falls``.
 
 Seed discipline: the bundled model was trained on sequence seeds below 800000000; the analytics are
-tuned on 930000000..930000099 (``--first-seed 930000000``), slides also on 940000000..940000059; the default, 970000000 on, is held out
+tuned on 930000000..930000099 (``--first-seed 930000000``) and 940000000..940000019 (slides to
+940000059); the default, 970000000 on, is held out
 for reported figures: never tune on it.
 
 Exit status: 0 when every fall is detected and there is no false alarm, 1 otherwise (a gate for

@@ -14,8 +14,8 @@ end state (someone lying on the floor on purpose looks the same as someone who f
   along the camera axis, where perspective hides most of the head's drop). A body that came down
   onto folded legs (``features.folded`` under a torso still seen at ``_CROUCH_TORSO_RATIO`` or more of
   its standing length: crouching, squatting, kneeling; a body lying toward the camera foreshortens
-  legs and torso alike and is not a crouch) is a fall only with an impact (below ``impact_stop_ratio``), a drop at ``fast_velocity_body_heights_per_s`` or that
-  torso rotation: crouching down fast looks like a fall in every other way;
+  legs and torso alike and is not a crouch) is a fall only with an impact (below
+  ``impact_stop_ratio``), a drop at ``fast_velocity_body_heights_per_s`` or that torso rotation: crouching down fast looks like a fall in every other way;
 - from a lower posture (seated, kneeling, sitting on the floor, crouched) or after a slow descent
   from standing (pausing on the way, as people who lie down on purpose do): only a drop at
   ``seated_velocity_body_heights_per_s`` that ends abruptly (an impact: the head's speed falls below
@@ -40,8 +40,8 @@ _SPEED_WINDOW_S = 0.15
 _CANDIDATE_GIVE_UP_S = 0.7   # up again this long before confirmation: it was not a fall
 _CONFIRM_DOWN_FRACTION = 0.7  # share of the confirmation time the body must count as down
 _TALL_MIN_S, _TALL_GAP_S = 0.6, 0.6  # standing tall counts once it lasts this long (brief gaps ignored)
-_STOP_WINDOW_S = (0.15, 0.35)
-_CROUCH_TORSO_RATIO = 0.45  # a crouch keeps the torso at least this share of its standing length in the image  # where, after the peak speed, an impact has stopped the head
+_STOP_WINDOW_S = (0.15, 0.35)  # where, after the peak speed, an impact has stopped the head
+_CROUCH_TORSO_RATIO = 0.45  # a crouch keeps its torso at least this share of the standing length in the image
 
 
 class Sample(NamedTuple):

@@ -6,8 +6,8 @@ to each person's size, keypoint dropout and dropped frames. The one matching rul
 a fall alert matches a truth fall when it is raised between ``EARLY_S`` before the fall's start and
 ``max_delay_s`` after its impact; each alert matches one fall at most; every other fall alert is a
 false alarm, except one raised for a real fall that lands out of view (left out of the score as
-invisible: neither a detection nor a false alarm). Scored alerts are 'fall' and 'person_down' (a slow slide that ends slumped is reported
-as a person down, not as a fall).
+invisible: neither a detection nor a false alarm). Scored alerts are 'fall' and 'person_down' (a slow
+slide that ends slumped is reported as a person down, not as a fall).
 
 The window is the same for a slow slide down a wall as for a fall, on purpose: the slide's ``impact_t``
 is the moment it ends, the person at rest on the floor, which is when a carer needs to know, just as
