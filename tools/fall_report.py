@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from edgepose.analytics import AnalyticsConfig  # noqa: E402
-from edgepose.analytics.scoring import clean, perturb, run_frames, score, torso_visible_after  # noqa: E402
+from edgepose.analytics.scoring import clean, perturb, run_frames, score, visible_falls  # noqa: E402
 
 
 def report(args):
@@ -50,8 +50,7 @@ def report(args):
             seq = generate_sequence(name, seed, fps=args.fps)
             frames = clean(seq.frames) if args.clean else perturb(
                 seq.frames, 1000 + seed, args.jitter, args.dropout, args.frame_drop)
-            truth = [f for f in seq.truth if torso_visible_after(seq.frames, f) >= 0.5]
-            out_of_view = [f for f in seq.truth if f not in truth]
+            truth, out_of_view = visible_falls(seq.frames, seq.truth)
             hidden += len(out_of_view)
             r = score(run_frames(frames, cfg, seq.zones), truth, hidden=out_of_view)
             falls += r["falls"]

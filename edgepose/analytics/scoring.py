@@ -128,3 +128,10 @@ def torso_visible_after(frames, fall, window_s=1.5):
                 ok += 1
             break
     return ok / float(n) if n else 0.0
+
+
+def visible_falls(frames, truth, min_share=0.5):
+    """``(visible, hidden)``: the truth falls whose torso is in the picture after the impact
+    (``torso_visible_after`` at least ``min_share``) and the rest, which the score leaves out."""
+    visible = [f for f in truth if torso_visible_after(frames, f) >= min_share]
+    return visible, [f for f in truth if f not in visible]

@@ -4,7 +4,7 @@ Seeds are from the tuning range (930000000..930000099): these are regression gua
 figures. Noise as everywhere in the fall tests (``scoring.perturb``).
 """
 from edgepose.analytics import AnalyticsConfig, Analyzer
-from edgepose.analytics.scoring import perturb, run_frames, score, torso_visible_after
+from edgepose.analytics.scoring import perturb, run_frames, score, visible_falls
 from edgepose.synth import sequences
 
 
@@ -22,7 +22,7 @@ def _trace(name, seed):
 
 
 def _detected(seq, seed):
-    truth = [f for f in seq.truth if torso_visible_after(seq.frames, f) >= 0.5]
+    truth, _ = visible_falls(seq.frames, seq.truth)
     r = score(run_frames(perturb(seq.frames, 1000 + seed), AnalyticsConfig(), seq.zones), truth)
     return r["detected"], r["falls"], r["false_alarms"]
 

@@ -150,6 +150,16 @@ class Served:
             time.sleep(0.1)
         raise AssertionError("no HTTP address in the log:\n" + self.output())
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """Stop the service; when the test failed, show what it printed."""
+        if exc_type is not None:
+            sys.stderr.write("---- edgepose serve output ----\n%s\n" % self.output())
+        self.stop()
+        return False
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.kill()

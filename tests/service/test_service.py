@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 import urllib.request
@@ -30,8 +29,7 @@ def test_serve_notify_http_reload_and_sigterm(tmp_path, media):
     model, profile = pick_model()
     cfg = base_config(model, profile, {"name": "clip", "uri": media["clip"],
                                        "options": {"loop": True, "realtime": True}})
-    srv = Served(tmp_path, cfg, extra_env={"EDGEPOSE_HTTP_TOKEN": TOKEN})
-    try:
+    with Served(tmp_path, cfg, extra_env={"EDGEPOSE_HTTP_TOKEN": TOKEN}) as srv:
         base = srv.base_url()
         t_ready, msg = srv.notes.wait_for(lambda m: "READY=1" in m.split("\n"), 60)
         assert "STATUS=" in msg and "fps" in msg
@@ -101,11 +99,6 @@ def test_serve_notify_http_reload_and_sigterm(tmp_path, media):
         assert time.monotonic() - t0 < 6
         srv.notes.wait_for(lambda m: m.startswith("STOPPING=1"), 1, since=t0)
         assert "stopped" in srv.output()
-    except BaseException:
-        sys.stderr.write("---- edgepose serve output ----\n%s\n" % srv.output())
-        raise
-    finally:
-        srv.stop()
 
 
 def test_watchdog_stops_while_the_source_stalls(tmp_path, media):
@@ -115,8 +108,7 @@ def test_watchdog_stops_while_the_source_stalls(tmp_path, media):
     cfg = base_config(model, profile, {"name": "cam", "uri": frames,
                                        "options": {"loop": True, "realtime": True, "fps": 4}})
     cfg["http"]["host"] = "127.0.0.1"
-    srv = Served(tmp_path, cfg, watchdog_s=2.0)
-    try:
+    with Served(tmp_path, cfg, watchdog_s=2.0) as srv:
         base = srv.base_url()
         t_ready, _ = srv.notes.wait_for(lambda m: "READY=1" in m.split("\n"), 60)
         srv.notes.wait_for(lambda m: m == "WATCHDOG=1", 5, since=t_ready)
@@ -137,19 +129,13 @@ def test_watchdog_stops_while_the_source_stalls(tmp_path, media):
             print(srv.output())
         srv.proc.send_signal(signal.SIGINT)
         assert srv.proc.wait(10) == 0
-    except BaseException:
-        sys.stderr.write("---- edgepose serve output ----\n%s\n" % srv.output())
-        raise
-    finally:
-        srv.stop()
 
 
 def test_quick_start_without_a_config_file(tmp_path, media):
     model, profile = pick_model()
-    srv = Served(tmp_path, None, extra_env={"JOURNAL_STREAM": "8:12345"},  # as under systemd
-                 args=["--source", media["clip"], "--loop", "--realtime", "--model", model,
-                       "--profile", profile, "--http", "127.0.0.1:0"])
-    try:
+    with Served(tmp_path, None, extra_env={"JOURNAL_STREAM": "8:12345"},  # as under systemd
+                    args=["--source", media["clip"], "--loop", "--realtime", "--model", model,
+                          "--profile", profile, "--http", "127.0.0.1:0"]) as srv:
         srv.notes.wait_for(lambda m: "READY=1" in m.split("\n"), 60)
         code, body = get(srv.base_url() + "/healthz", token=None)
         assert code == 200 and "clip" in json.loads(body)["sources"]
@@ -158,25 +144,14 @@ def test_quick_start_without_a_config_file(tmp_path, media):
         lines = [line for line in srv.output().splitlines() if "edgepose." in line]
         assert any(line.startswith("<6>edgepose.service: ready: ") for line in lines)  # journald priority
         assert all(line.startswith("<") and not line[3:7].isdigit() for line in lines)  # no timestamps
-    except BaseException:
-        sys.stderr.write("---- edgepose serve output ----\n%s\n" % srv.output())
-        raise
-    finally:
-        srv.stop()
 
 
 def test_refuses_to_bind_off_localhost_without_token(tmp_path, media):
     model, profile = pick_model()
     cfg = base_config(model, profile, {"name": "clip", "uri": media["clip"]})
-    srv = Served(tmp_path, cfg)
-    try:
+    with Served(tmp_path, cfg) as srv:
         assert srv.proc.wait(30) == 2
         assert "not a loopback address" in srv.output() and "EDGEPOSE_HTTP_TOKEN" in srv.output()
-    except BaseException:
-        sys.stderr.write("---- edgepose serve output ----\n%s\n" % srv.output())
-        raise
-    finally:
-        srv.stop()
 
 
 # -- in-process ---------------------------------------------------------------------------------

@@ -27,43 +27,37 @@ def test_a_camera_late_at_boot_reaches_ready_reported_down_then_flows(tmp_path):
               "options": {"wait_first": 1.0, "retry_delay": 0.2, "max_retry_delay": 0.5}}
     cfg = base_config(model, profile, source)
     cfg["http"]["host"] = "127.0.0.1"
-    srv = Served(tmp_path, cfg)
     camera = None
-    try:
-        base = srv.base_url()
-        _, msg = srv.notes.wait_for(lambda m: "READY=1" in m.split("\n"), 60)
-        assert "cam down" in msg
-        out = srv.output()
-        assert "not there at start (tried for 1 s)" in out
-        assert get(base + "/healthz", token=None)[0] == 503 and srv.proc.poll() is None
-        # the camera boots: an MJPEG stream on that port
-        state = LiveState(["cam"])
-        camera = HttpApi(state, "127.0.0.1", port).start()
-        stop = threading.Event()
+    with Served(tmp_path, cfg) as srv:
+        try:
+            base = srv.base_url()
+            _, msg = srv.notes.wait_for(lambda m: "READY=1" in m.split("\n"), 60)
+            assert "cam down" in msg
+            out = srv.output()
+            assert "not there at start (tried for 1 s)" in out
+            assert get(base + "/healthz", token=None)[0] == 503 and srv.proc.poll() is None
+            # the camera boots: an MJPEG stream on that port
+            state = LiveState(["cam"])
+            camera = HttpApi(state, "127.0.0.1", port).start()
+            stop = threading.Event()
 
-        def feed():
-            i = 0
-            while not stop.is_set():
-                state.publish("cam", np.full((120, 160, 3), 40 + i % 100, np.uint8))
-                i += 1
-                time.sleep(0.05)
+            def feed():
+                i = 0
+                while not stop.is_set():
+                    state.publish("cam", np.full((120, 160, 3), 40 + i % 100, np.uint8))
+                    i += 1
+                    time.sleep(0.05)
 
-        threading.Thread(target=feed, daemon=True).start()
-        wait_until(lambda: get(base + "/healthz", token=None)[0] == 200, 30)
-        assert json.loads(get(base + "/healthz", token=None)[1])["sources"]["cam"]["frames"] > 0
-        srv.proc.send_signal(signal.SIGTERM)
-        assert srv.proc.wait(15) == 0
-        stop.set()
-    except BaseException:
-        import sys
-
-        sys.stderr.write("---- edgepose serve output ----\n%s\n" % srv.output())
-        raise
-    finally:
-        if camera is not None:
-            camera.state.close()
-            camera.stop()
-        srv.stop()
+            threading.Thread(target=feed, daemon=True).start()
+            wait_until(lambda: get(base + "/healthz", token=None)[0] == 200, 30)
+            assert json.loads(get(base + "/healthz", token=None)[1])["sources"]["cam"]["frames"] > 0
+            srv.proc.send_signal(signal.SIGTERM)
+            assert srv.proc.wait(15) == 0
+            stop.set()
+        finally:
+            if camera is not None:
+                camera.state.close()
+                camera.stop()
 
 
 def test_idle_connections_do_not_stop_frames_or_alerts(monkeypatch, media, tmp_path, broker):
